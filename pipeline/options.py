@@ -1,0 +1,176 @@
+"""newsmon's own pipeline options, their validation, and the sources they name."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+
+from schemas import SourceSpec
+from transforms.fetch import FetchConfig
+
+
+class UsageError(Exception):
+    """Bad flags or configuration: the CLI prints the message on one line and exits 2."""
+
+
+class NewsmonOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("newsmon")
+        group.add_argument(
+            "--input",
+            action="append",
+            default=[],
+            help="file, folder or glob of articles (.txt .md .json .jsonl .html) or feeds "
+            "(.xml .rss .atom .rdf); repeatable",
+        )
+        group.add_argument("--feed", action="append", default=[], help="RSS/Atom feed URL or file; repeatable")
+        group.add_argument(
+            "--feeds-file",
+            dest="feeds_file",
+            action="append",
+            default=[],
+            help="file listing feeds: OPML, or .txt with one URL or path a line; repeatable",
+        )
+        group.add_argument("--output", help="output folder (any Beam filesystem path: local, gs://, s3://)")
+        group.add_argument("--window", default="1h", help="Parquet window length, e.g. 30m, 1h, 1d (default 1h)")
+        group.add_argument(
+            "--max-bytes", dest="max_bytes", default="10MB", help="largest file or feed read (default 10MB)"
+        )
+        group.add_argument("--fetch-timeout", dest="fetch_timeout", default="20s", help="HTTP timeout (default 20s)")
+        group.add_argument(
+            "--fetch-retries", dest="fetch_retries", default="2", help="retries on 5xx/network errors (default 2)"
+        )
+        group.add_argument("--max-redirects", dest="max_redirects", default="5", help="HTTP redirect cap (default 5)")
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_SIZE = re.compile(r"^(\d+)\s*(b|kb|mb|gb|k|m|g)?$", re.IGNORECASE)
+_SIZE_UNITS = {None: 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
+
+
+def parse_duration(value: str, flag: str) -> float:
+    """'90s', '30m', '1h', '1d' (a bare number is seconds) -> seconds."""
+    m = _DURATION.match(str(value).strip())
+    if not m or float(m.group(1)) <= 0:
+        raise UsageError(f"{flag} {value!r}: want a positive duration like 30m, 1h or 1d")
+    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+
+
+def parse_size(value: str, flag: str) -> int:
+    m = _SIZE.match(str(value).strip())
+    if not m or int(m.group(1)) <= 0:
+        raise UsageError(f"{flag} {value!r}: want a positive size like 500KB or 10MB")
+    return int(m.group(1)) * _SIZE_UNITS[(m.group(2) or "").lower() or None]
+
+
+def parse_count(value: str, flag: str) -> int:
+    if not str(value).isdigit():
+        raise UsageError(f"{flag} {value!r}: want a whole number")
+    return int(value)
+
+
+def fetch_config(opts: NewsmonOptions) -> FetchConfig:
+    return FetchConfig(
+        max_bytes=parse_size(opts.max_bytes, "--max-bytes"),
+        timeout_s=parse_duration(opts.fetch_timeout, "--fetch-timeout"),
+        retries=parse_count(opts.fetch_retries, "--fetch-retries"),
+        max_redirects=parse_count(opts.max_redirects, "--max-redirects"),
+    )
+
+
+def window_seconds(opts: NewsmonOptions) -> int:
+    seconds = parse_duration(opts.window, "--window")
+    if seconds < 1 or seconds != int(seconds):
+        raise UsageError(f"--window {opts.window!r}: want whole seconds, at least 1s")
+    return int(seconds)
+
+
+def output_path(opts: NewsmonOptions) -> str:
+    if not opts.output:
+        raise UsageError("--output is required (a folder for the Parquet tables)")
+    return opts.output.rstrip("/") or "/"
+
+
+def check_flags(argv: list[str]) -> None:
+    """Reject flags that neither newsmon nor any Beam options class defines (Beam itself only
+    logs and drops them, so a typo like --ouput would otherwise pass unnoticed)."""
+    parser = _OneLineErrors(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)
+    _, unknown = parser.parse_known_args(argv)
+    flags = [a for a in unknown if a.startswith("-")]
+    if flags:
+        raise UsageError(f"unknown flag {flags[0].split('=', 1)[0]} (see newsmon run --help)")
+    if unknown:
+        raise UsageError(f"unexpected argument {unknown[0]!r} (flags take the form --name=value)")
+
+
+class _OneLineErrors(_BeamArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would print usage and exit
+        raise UsageError(message)
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+def is_url(value: str) -> bool:
+    return value.lower().startswith(("http://", "https://"))
+
+
+def sources_from_options(opts: NewsmonOptions) -> list[SourceSpec]:
+    """What to read, checked before the pipeline starts: every glob must match a file."""
+    sources = [_file_source(value, value, None, "--input") for value in opts.input]
+    sources += [_feed_source(value, value) for value in opts.feed]
+    for feeds_file in opts.feeds_file:
+        sources += [_feed_source(feed, feed) for feed in read_feeds_file(feeds_file)]
+    if not sources:
+        raise UsageError("nothing to read: give --input, --feed or --feeds-file")
+    return sources
+
+
+def _feed_source(value: str, origin: str) -> SourceSpec:
+    if is_url(value):
+        return SourceSpec("url", value, origin, "feed")
+    return _file_source(value, origin, "feed", "--feed")
+
+
+def _file_source(value: str, origin: str, fmt: str | None, flag: str) -> SourceSpec:
+    pattern = FileSystems.join(value, "*") if _is_local_dir(value) else value
+    if not any(m.metadata_list for m in FileSystems.match([pattern])):
+        raise UsageError(f"{flag} {value}: matches no file")
+    return SourceSpec("glob", pattern, origin, fmt)
+
+
+def _is_local_dir(value: str) -> bool:
+    return "://" not in value and os.path.isdir(value)
+
+
+def read_feeds_file(path: str) -> list[str]:
+    """Feed URLs or paths from an OPML file or a plain list (one a line, # comments).
+    Relative paths are relative to the file that lists them."""
+    try:
+        with FileSystems.open(path) as f:
+            data = f.read()
+    except OSError as e:
+        raise UsageError(f"--feeds-file {path}: cannot read it ({type(e).__name__})") from e
+    if path.lower().endswith(".opml") or data.lstrip().startswith((b"<?xml", b"<opml")):
+        try:
+            root = ET.fromstring(data)
+        except ET.ParseError as e:
+            raise UsageError(f"--feeds-file {path}: not valid OPML ({e})") from e
+        feeds = [o.get("xmlUrl", "").strip() for o in root.iter("outline") if o.get("xmlUrl")]
+    else:
+        lines = data.decode("utf-8", errors="replace").splitlines()
+        feeds = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not feeds:
+        raise UsageError(f"--feeds-file {path}: lists no feed")
+    base = path.rsplit("/", 1)[0] if "/" in path else ""
+    return [f if is_url(f) or f.startswith("/") or not base else FileSystems.join(base, f) for f in feeds]

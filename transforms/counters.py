@@ -1,0 +1,24 @@
+"""Beam metrics the run summary is made from. Counters are per worker and summed by the
+runner, so they work the same on FnApiRunner, PortableRunner, Dataflow and Flink."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apache_beam.metrics import Metrics
+
+NAMESPACE = "newsmon"
+
+
+def count_read(origin: str) -> None:
+    """One record (an article or a rejection) read from a source named by `origin`."""
+    Metrics.counter(NAMESPACE, f"read|{origin}").inc()
+
+
+def count_written(table: str, row: dict[str, Any]) -> None:
+    """One row written to `table`, by origin; rejections by reason, articles that are copies."""
+    Metrics.counter(NAMESPACE, f"{table}|{row['origin']}").inc()
+    if table == "rejected":
+        Metrics.counter(NAMESPACE, f"reason|{row['reason']}").inc()
+    elif table == "articles" and row.get("duplicate_of"):
+        Metrics.counter(NAMESPACE, "copies|all").inc()
