@@ -160,7 +160,7 @@ def _split_title(body: str) -> tuple[str | None, str]:
     first, _, rest = stripped.partition("\n")
     line = first.strip()
     if line and len(line) <= _TITLE_MAX_CHARS and not line.endswith((".", '."', ".”")) and rest.strip():
-        return line, rest
+        return line, rest.strip("\n")
     return None, stripped
 
 
@@ -326,6 +326,13 @@ def parse_feed(data: bytes, source: str) -> Iterator[Record]:
     feedparser gets the bytes, never a URL, so it does no network access of its own.
     """
     parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=True)
+    if parsed.bozo and "amplification" in str(parsed.bozo_exception):
+        # expat stopped an entity-expansion bomb ("billion laughs"); what the loose parser
+        # would make of the rest is the unexpanded entity names, not news.
+        yield Rejected(
+            source, "malformed_feed", f"entity expansion limit breached: {parsed.bozo_exception}", excerpt(data)
+        )
+        return
     if not parsed.entries:
         if parsed.bozo:
             reason, detail = "malformed_feed", f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}"

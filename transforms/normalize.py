@@ -32,7 +32,7 @@ REJECTED = "rejected"
 # ----------------------------------------------------------------------------- text
 
 _BLOCK_TAGS = {
-    "p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
     "pre", "table", "tr", "section", "article", "header", "footer", "figure", "figcaption", "hr",
 }  # fmt: skip
 _DROP_TAGS = ("script", "style", "noscript", "iframe", "template")
@@ -53,8 +53,12 @@ def html_to_text(fragment: str) -> str:
     for el in list(root.iter(*_DROP_TAGS)):
         el.drop_tree()
     for el in root.iter():
-        if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
+        if not isinstance(el.tag, str):
+            continue
+        if el.tag.lower() in _BLOCK_TAGS:
             el.tail = "\n\n" + (el.tail or "")
+        elif el.tag.lower() == "br":
+            el.tail = "\n" + (el.tail or "")
     return root.text_content()
 
 

@@ -1,0 +1,38 @@
+# newsmon: `make run` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+OUT    ?= out
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint format bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/newsmon: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+run: $(BIN)/newsmon ## run the batch pipeline on the bundled samples into out/ and print the summary
+	rm -rf $(OUT)
+	$(BIN)/newsmon run --input samples/articles --feeds-file samples/feeds/feeds.opml --output $(OUT)
+
+test: $(BIN)/newsmon lint ## lint, then run the whole test suite
+	$(BIN)/pytest -q
+
+lint: $(BIN)/newsmon ## ruff check and ruff format --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(BIN)/newsmon ## apply ruff format and the safe ruff fixes
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/)
+	$(BIN)/python bench/ingest.py
+
+clean: ## remove the venv, out/ and caches
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache *.egg-info
