@@ -143,7 +143,7 @@ def _feed_source(value: str, origin: str) -> SourceSpec:
 
 
 def _file_source(value: str, origin: str, fmt: str | None, flag: str) -> SourceSpec:
-    pattern = FileSystems.join(value, "*") if _is_local_dir(value) else value
+    pattern = FileSystems.join(value, "**") if _is_local_dir(value) else value
     if not any(m.metadata_list for m in FileSystems.match([pattern])):
         raise UsageError(f"{flag} {value}: matches no file")
     return SourceSpec("glob", pattern, origin, fmt)

@@ -1,39 +1,72 @@
-"""Shared helpers: run the CLI, read output tables, locate ../shared/data."""
+"""Fixtures: a real HTTP feed server on 127.0.0.1."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-import pyarrow.dataset as ds
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
-SHARED_DATA = ROOT.parent / "shared" / "data"
-CHECK_OUTPUT = ROOT.parent / "shared" / "tools" / "check-output"
-
-needs_shared = pytest.mark.skipif(
-    not SHARED_DATA.is_dir(), reason=f"{SHARED_DATA} is absent (real-world test data beside the repo)"
-)
-
-
-def newsmon(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run the real `newsmon` command (same interpreter) and capture its output."""
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
-    )
+FEED_XML = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Loopback Wire</title><link>http://127.0.0.1/</link>
+<item><title>Drones downed over Sumy</title><link>http://127.0.0.1/sumy?utm_source=rss</link>
+<pubDate>Sat, 15 Mar 2025 05:10:00 +0000</pubDate>
+<description>Air defence units downed 14 drones over the Sumy region overnight, the governor said.</description></item>
+<item><title>Power restored in Poltava</title><link>http://127.0.0.1/poltava</link>
+<pubDate>Sat, 15 Mar 2025 09:00:00 +0000</pubDate>
+<description>Engineers restored power to most homes in Poltava after an overnight strike on a substation.</description></item>
+</channel></rss>"""
 
 
-def read_table(out: Path, name: str) -> list[dict]:
-    """All rows of a table, read as analytics tools do (hive partitions included)."""
-    dataset = ds.dataset(out / name, format="parquet", partitioning="hive")
-    return dataset.to_table().to_pylist()
+@pytest.fixture(scope="session")
+def feed_server():
+    """A real HTTP server on 127.0.0.1 with a good feed and the usual ways for a fetch to fail."""
+    import socket
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+    seen_agents: list[str] = []
 
-def by_origin(rows: list[dict]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["origin"]] = counts.get(row["origin"], 0) + 1
-    return counts
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen_agents.append(self.headers.get("User-Agent", ""))
+            if self.path == "/feed.rss":
+                self._send(200, FEED_XML, "application/rss+xml")
+            elif self.path == "/error":
+                self._send(500, b"internal error", "text/plain")
+            elif self.path == "/missing":
+                self._send(404, b"not found", "text/plain")
+            elif self.path.startswith("/loop"):
+                self.send_response(302)
+                self.send_header("Location", f"/loop{len(self.path)}")
+                self.end_headers()
+            elif self.path == "/endless":  # no Content-Length, never ends on its own
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.end_headers()
+                try:
+                    for _ in range(100_000):
+                        self.wfile.write(b"<item>" + b"x" * 65536 + b"</item>")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            elif self.path == "/slow":
+                time.sleep(3)
+                self._send(200, FEED_XML, "application/rss+xml")
+
+        def _send(self, code, body, ctype):
+            self.send_response(code)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with socket.socket() as s:  # a port nobody listens on: connections are refused
+        s.bind(("127.0.0.1", 0))
+        refused = s.getsockname()[1]
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    yield {"base": base, "refused": f"http://127.0.0.1:{refused}/feed.rss", "agents": seen_agents}
+    server.shutdown()

@@ -27,6 +27,10 @@ class FetchFailed(Exception):
     pass
 
 
+class _ServerError(Exception):
+    """A 5xx answer: worth retrying."""
+
+
 @dataclass(frozen=True)
 class FetchConfig:
     max_bytes: int = 10 * 1024 * 1024
@@ -71,10 +75,6 @@ def fetch_url(url: str, config: FetchConfig) -> bytes:
             raise FetchFailed(_describe(e)) from e
 
 
-class _ServerError(Exception):
-    pass
-
-
 def _get(url: str, config: FetchConfig) -> bytes:
     with requests.Session() as session:
         session.max_redirects = config.max_redirects
@@ -100,6 +100,8 @@ def _get(url: str, config: FetchConfig) -> bytes:
 
 
 def _describe(e: Exception) -> str:
+    if isinstance(e, _ServerError):
+        return str(e)
     if isinstance(e, requests.HTTPError) and e.response is not None:
         return f"HTTP {e.response.status_code}"
     if isinstance(e, requests.ConnectionError):

@@ -325,6 +325,9 @@ def parse_feed(data: bytes, source: str) -> Iterator[Record]:
 
     feedparser gets the bytes, never a URL, so it does no network access of its own.
     """
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        yield Rejected(source, "unsupported_format", "JSON Feed: feedparser 6 reads RSS and Atom only", excerpt(data))
+        return
     parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=True)
     if parsed.bozo and "amplification" in str(parsed.bozo_exception):
         # expat stopped an entity-expansion bomb ("billion laughs"); what the loose parser
