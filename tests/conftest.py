@@ -11,7 +11,8 @@ FEED_XML = b"""<?xml version="1.0" encoding="utf-8"?>
 <description>Air defence units downed 14 drones over the Sumy region overnight, the governor said.</description></item>
 <item><title>Power restored in Poltava</title><link>http://127.0.0.1/poltava</link>
 <pubDate>Sat, 15 Mar 2025 09:00:00 +0000</pubDate>
-<description>Engineers restored power to most homes in Poltava after an overnight strike on a substation.</description></item>
+<description>Engineers restored power to most homes in Poltava after a strike on a substation.</description>
+</item>
 </channel></rss>"""
 
 

@@ -146,7 +146,7 @@ def bad_input_run(tmp_path_factory, feed_server):
 
 
 def test_bad_input_is_rejected_with_reasons_and_nothing_is_lost(bad_input_run):
-    folder, out, stderr = bad_input_run
+    _folder, out, stderr = bad_input_run
     check_contract(out)
     rejected = {(Path(r["source"]).name, r["locator"]): r for r in read_table(out, "rejected")}
     articles = read_table(out, "articles")

@@ -361,7 +361,7 @@ def main():
     print("confounders (same drone count, different story and date):")
     for c in conf:
         print("   ", c)
-    print("max word-3 Jaccard between paraphrases: %.3f" % max(j for *_, j in para_jacc))
+    print(f"max word-3 Jaccard between paraphrases: {max(j for *_, j in para_jacc):.3f}")
     print(f"event_date resolution: {dict(rel_counter)}")
     print("gold numbers that are derived rather than literal digits/words:")
     for d in derived:
