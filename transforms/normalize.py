@@ -169,7 +169,7 @@ def detect_language(text: str) -> str | None:
         return None
     import py3langid
 
-    return py3langid.classify(text[:5000])[0]
+    return py3langid.classify(text[:1000])[0]  # plenty for prose; the cost grows with length
 
 
 # ----------------------------------------------------------------------------- records

@@ -1,0 +1,168 @@
+"""Ingest benchmark: read -> normalize -> mark copies -> write Parquet, in Beam and without it.
+
+    .venv/bin/python bench/ingest.py [--articles 20000] [--runner FnApiRunner]
+
+Builds N articles from the bundled samples (each a distinct variant; 5% exact copies), writes
+them as JSONL files, then runs in separate processes (so peak memory is each one's own):
+  pipeline  the newsmon pipeline (create_pipeline) on the chosen runner
+  baseline  the same functions (parse_jsonl, normalize, first-report order, to_arrow,
+            pq.write_table per window) in a plain Python loop
+Prints a table and writes bench/results/ingest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results" / "ingest.json"
+PER_FILE = 1000
+
+
+def build_corpus(n: int, folder: Path) -> None:
+    """N JSONL article objects from the samples: distinct URLs and text, every 20th a copy."""
+    from transforms.formats import PARSERS, format_of
+
+    samples = []
+    for path in sorted((ROOT / "samples" / "articles").iterdir()):
+        data = path.read_bytes()
+        samples += [r for r in PARSERS[format_of(str(path), data)](data, str(path)) if isinstance(r, dict)]
+    lines = []
+    for i in range(n):
+        s = samples[i % len(samples)]
+        variant = i if i % 20 else i - 1  # every 20th article repeats the previous one's text
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"bench-{i}",
+                    "url": f"https://bench.example/{i}",
+                    "outlet": s["outlet"] or "Bench Wire",
+                    "title": s["title"],
+                    "text": f"{s['text']}\n\nBulletin {variant}.",
+                    "published_at": f"2025-03-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00+00:00",
+                }
+            )
+        )
+    for k in range(0, n, PER_FILE):
+        (folder / f"part-{k // PER_FILE:04d}.jsonl").write_text("\n".join(lines[k : k + PER_FILE]) + "\n")
+
+
+def run_pipeline(inputs: Path, out: Path, runner: str) -> None:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline import create_pipeline
+
+    options = PipelineOptions(["--input", str(inputs), "--output", str(out), f"--runner={runner}"])
+    create_pipeline(options).run().wait_until_finish()
+
+
+def run_baseline(inputs: Path, out: Path) -> None:
+    """The same work without Beam: parse, normalize, resolve copies, write one file per window."""
+    from datetime import timezone
+
+    from schemas import Rejected, to_arrow
+    from transforms.copies import first_report_order
+    from transforms.formats import parse_jsonl
+    from transforms.normalize import normalize
+    from transforms.write import window_folder, write_parquet
+
+    from apache_beam.transforms.window import IntervalWindow
+    from datetime import datetime
+
+    ingested_at = datetime.now(timezone.utc)
+    rows, rejected = [], []
+    for path in sorted(inputs.iterdir()):
+        for raw in parse_jsonl(path.read_bytes(), str(path)):
+            if isinstance(raw, Rejected):
+                rejected.append(raw)
+                continue
+            raw.update(source=str(path), origin=str(inputs), ingested_at=ingested_at)
+            row = normalize(raw)
+            (rejected if isinstance(row, Rejected) else rows).append(row)
+    first_by_text: dict[str, str] = {}
+    for row in sorted(rows, key=first_report_order):
+        original = first_by_text.setdefault(row["content_hash"], row["article_id"])
+        if original != row["article_id"]:
+            row.update(duplicate_of=original, similarity=1.0)
+    windows = defaultdict(list)
+    for row in rows:
+        start = int(row["published_at"].timestamp()) // 3600 * 3600
+        windows[start].append(row)
+    for start, chunk in windows.items():
+        folder = window_folder(IntervalWindow(start, start + 3600))
+        chunk.sort(key=lambda r: r["article_id"])
+        write_parquet(to_arrow("articles", chunk), str(out / "articles" / folder / "part-0.parquet"))
+
+
+def child(mode: str, inputs: Path, out: Path, runner: str) -> None:
+    start = time.perf_counter()
+    if mode == "pipeline":
+        run_pipeline(inputs, out, runner)
+    else:
+        run_baseline(inputs, out)
+    seconds = time.perf_counter() - start
+    rows = sum(1 for _ in (out / "articles").rglob("*.parquet"))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb, "files": rows}))
+
+
+def measure(mode: str, inputs: Path, work: Path, runner: str) -> dict:
+    out = work / f"out-{mode}"
+    cmd = [sys.executable, __file__, "--child", mode, "--inputs", str(inputs), "--out", str(out), "--runner", runner]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=20_000)
+    parser.add_argument("--runner", default="FnApiRunner")
+    parser.add_argument("--child", choices=["pipeline", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--inputs", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.inputs, args.out, args.runner)
+        return
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        inputs = work / "in"
+        inputs.mkdir()
+        build_corpus(args.articles, inputs)
+        pipeline = measure("pipeline", inputs, work, args.runner)
+        baseline = measure("baseline", inputs, work, args.runner)
+
+    n = args.articles
+    result = {
+        "benchmark": "ingest: read jsonl -> normalize -> mark copies -> windowed Parquet",
+        "articles": n,
+        "runner": args.runner,
+        "articles_per_s": round(n / pipeline["seconds"], 1),
+        "baseline_articles_per_s": round(n / baseline["seconds"], 1),
+        "ratio": round(baseline["seconds"] / pipeline["seconds"], 3),
+        "peak_rss_mb": round(pipeline["peak_rss_mb"], 1),
+        "baseline_peak_rss_mb": round(baseline["peak_rss_mb"], 1),
+        "seconds": round(pipeline["seconds"], 2),
+        "baseline_seconds": round(baseline["seconds"], 2),
+        "machine": f"{subprocess.check_output(['nproc']).decode().strip()} cores, Python {sys.version.split()[0]}",
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{'':28} {'articles/s':>11} {'seconds':>8} {'peak RSS MB':>12}")
+    print(f"{'newsmon (' + args.runner + ')':28} {result['articles_per_s']:>11} {result['seconds']:>8} {result['peak_rss_mb']:>12}")
+    print(f"{'plain Python loop':28} {result['baseline_articles_per_s']:>11} {result['baseline_seconds']:>8} {result['baseline_peak_rss_mb']:>12}")
+    print(f"ratio (newsmon / loop throughput): {result['ratio']}   -> {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
