@@ -67,16 +67,15 @@ def run_pipeline(inputs: Path, out: Path, runner: str) -> None:
 
 def run_baseline(inputs: Path, out: Path) -> None:
     """The same work without Beam: parse, normalize, resolve copies, write one file per window."""
-    from datetime import timezone
+    from datetime import datetime, timezone
+
+    from apache_beam.transforms.window import IntervalWindow
 
     from schemas import Rejected, to_arrow
     from transforms.copies import first_report_order
     from transforms.formats import parse_jsonl
     from transforms.normalize import normalize
     from transforms.write import window_folder, write_parquet
-
-    from apache_beam.transforms.window import IntervalWindow
-    from datetime import datetime
 
     ingested_at = datetime.now(timezone.utc)
     rows, rejected = [], []
@@ -159,8 +158,9 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{'':28} {'articles/s':>11} {'seconds':>8} {'peak RSS MB':>12}")
-    print(f"{'newsmon (' + args.runner + ')':28} {result['articles_per_s']:>11} {result['seconds']:>8} {result['peak_rss_mb']:>12}")
-    print(f"{'plain Python loop':28} {result['baseline_articles_per_s']:>11} {result['baseline_seconds']:>8} {result['baseline_peak_rss_mb']:>12}")
+    for name, prefix in ((f"newsmon ({args.runner})", ""), ("plain Python loop", "baseline_")):
+        row = [result[f"{prefix}articles_per_s"], result[f"{prefix}seconds"], result[f"{prefix}peak_rss_mb"]]
+        print(f"{name:28} {row[0]:>11} {row[1]:>8} {row[2]:>12}")
     print(f"ratio (newsmon / loop throughput): {result['ratio']}   -> {RESULTS.relative_to(ROOT)}")
 
 
