@@ -1,0 +1,80 @@
+"""The spaCy pipeline: blank English (or an installed model) + sentencizer + gazetteer EntityRuler.
+
+Gazetteers are data files in transforms/data/: places.tsv (ISO 3166-2 regions with their cities
+and spelling variants), weapons.tsv (families from the Air Force weapons list), actors.tsv
+(claimants, countries, cities where talks are held). Entities get the label PLACE, WEAPON or
+CLAIMANT and the code / family / name as `ent_id_`.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import Any
+
+import spacy
+from spacy.language import Language
+
+REGION_SUFFIXES = ("region", "regions", "oblast", "province")
+
+
+def _rows(name: str) -> list[list[str]]:
+    text = resources.files("transforms").joinpath("data", name).read_text(encoding="utf-8")
+    return [line.split("\t") for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+@functools.lru_cache(maxsize=1)
+def places() -> dict[str, tuple[list[str], list[str]]]:
+    """ISO 3166-2 code -> (region names, city names)."""
+    out = {}
+    for code, names in _rows("places.tsv"):
+        regions, _, cities = names.partition(";")
+        out[code] = ([n for n in regions.split("|") if n], [n for n in cities.split("|") if n])
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def weapons() -> dict[str, str]:
+    """Lower-cased weapon name -> kind ("drone" or "missile")."""
+    return {name.lower(): kind for _, kind, names in _rows("weapons.tsv") for name in names.split("|")}
+
+
+@functools.lru_cache(maxsize=1)
+def actors() -> list[tuple[str, str, list[str]]]:
+    """(label, id, phrases) rows: CLAIMANT, COUNTRY, TALKS_CITY."""
+    return [(label, ident, phrases.split("|")) for label, ident, phrases in _rows("actors.tsv")]
+
+
+def ruler_patterns() -> list[dict[str, Any]]:
+    patterns = []
+    for code, (regions, cities) in places().items():
+        for name in regions:
+            patterns.append({"label": "PLACE", "pattern": name, "id": code})
+            if not name.lower().endswith(REGION_SUFFIXES) and "around" not in name:
+                patterns += [{"label": "PLACE", "pattern": f"{name} {s}", "id": code} for s in REGION_SUFFIXES]
+        patterns += [{"label": "PLACE", "pattern": name, "id": code} for name in cities]
+    for family, kind, names in _rows("weapons.tsv"):
+        patterns += [{"label": "WEAPON", "pattern": name, "id": kind} for name in names.split("|")]
+    for label, ident, phrases in actors():
+        if label == "CLAIMANT":
+            patterns += [{"label": "CLAIMANT", "pattern": p, "id": ident} for p in phrases]
+    return patterns
+
+
+def build_nlp(model: str | None = None) -> Language:
+    """The extraction pipeline. With `model` (an installed spaCy package), its NER runs after
+    the gazetteer ruler, which wins where they overlap (the small model tags Mykolaiv as PERSON)."""
+    if model:
+        nlp = spacy.load(model, exclude=["parser", "lemmatizer", "attribute_ruler"])
+        if "senter" in nlp.pipe_names:
+            nlp.enable_pipe("senter")
+        else:
+            nlp.add_pipe("sentencizer", first=True)
+        before = {"before": "ner"} if "ner" in nlp.pipe_names else {}
+        ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"}, **before)
+    else:
+        nlp = spacy.blank("en")
+        nlp.add_pipe("sentencizer")
+        ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
+    ruler.add_patterns(ruler_patterns())
+    return nlp

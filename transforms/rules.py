@@ -1,0 +1,645 @@
+"""Rules that turn one article's spaCy Doc into event mentions, each value with its evidence.
+
+The Doc gives sentences and gazetteer entities (places, weapons, claimants). Counts are read
+per sentence from a normalized copy of its text (lower case, number words as digits, vague
+amounts marked) split into clauses; a count takes the cue nearest to it in its clause
+("shot down", "jammed", "killed", …) and the object it counts (drones, missiles, people).
+Evidence for a value is the span of the sentence it came from.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from spacy.tokens import Doc, Span
+
+from transforms.nlp import actors, weapons
+
+KYIV = ZoneInfo("Europe/Kyiv")
+
+# ----------------------------------------------------------------------------- numbers
+
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_WORD_NUMBER = re.compile(
+    r"\b(?:(" + "|".join(_TENS) + r")(?:[- ](" + "|".join(k for k in _UNITS if _UNITS[k] < 10) + r"))?"
+    r"|(" + "|".join(_UNITS) + r"))\b"
+)
+_VAGUE = re.compile(
+    r"\b(more than|over|nearly|almost|about|around|up to|some|roughly|approximately|close to|fewer than|"
+    r"less than|under|at most|well over|just over|just under|upwards of|an estimated|estimated)\s+(\d+)\b"
+)
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_MONTH_NUMBER = {m: i + 1 for i, m in enumerate(_MONTHS.split("|"))}
+_NOT_COUNTS = [
+    re.compile(r"\b\d+-year-old\b"),
+    re.compile(r"\b\d{1,2}[:.]\d{2}\b"),
+    re.compile(rf"\b\d{{1,2}}(?:\s*(?:-|to|and)\s*\d{{1,2}})?\s+(?:{_MONTHS})\b"),
+    re.compile(rf"\b(?:{_MONTHS})\s+\d{{1,2}}(?:\s*(?:-|to|and)\s*\d{{1,2}})?\b"),
+    re.compile(
+        r"\b\d+(?:\.\d+)?\s*(?:%|percent|per cent|km|kilometres|kilometers|miles|metres|meters|million|billion|"
+        r"tonnes|tons|hryvnias|dollars|euros|hours?|days?|minutes|years|months|weeks|kg|storeys?|floors?|"
+        r"a\.m\.|p\.m\.|am|pm)\b"
+    ),
+    re.compile(r"\b(?:19|20)\d\d\b(?!\s+(?:drones|missiles|people|uavs))"),
+    re.compile(r"\b\d+(?:st|nd|rd|th)\b"),
+    re.compile(r"\bno\.\s*\d+\b"),
+]
+
+
+def normalize_numbers(text: str) -> str:
+    """Lower case; '1,200' -> 1200; number words -> digits; vague amounts and non-counts
+    (ages, times, dates, measures, years) have their digits replaced by '#'."""
+    s = text.lower().replace("’", "'")
+    s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)
+
+    def words(m: re.Match) -> str:
+        if m.group(3):
+            return str(_UNITS[m.group(3)])
+        return str(_TENS[m.group(1)] + (_UNITS[m.group(2)] if m.group(2) else 0))
+
+    s = _WORD_NUMBER.sub(words, s)
+    s = re.sub(r"\b(\d+)-(?:plus|odd)\b|\b(\d+) or (?:so|more)\b", lambda m: "#" * len(m.group(0)), s)
+    s = _VAGUE.sub(lambda m: m.group(1) + " " + "#" * len(m.group(2)), s)
+    for pattern in _NOT_COUNTS:
+        s = pattern.sub(lambda m: re.sub(r"\d", "#", m.group(0)), s)
+    return s
+
+
+# ----------------------------------------------------------------------------- lexicons
+
+_TOKEN = re.compile(r"#+|\d+|[a-z0-9]+(?:[-'/][a-z0-9]+)*|[^\sa-z0-9#]")
+
+DRONE_WORDS = {"drone", "drones", "uav", "uavs", "decoy", "decoys", "shahed", "shaheds", "geran", "gerans"}
+MISSILE_WORDS = {"missile", "missiles"}
+PEOPLE_WORDS = {
+    "people", "person", "persons", "civilians", "civilian", "residents", "resident", "children", "child",
+    "men", "women", "man", "woman", "others", "passengers", "workers", "employees", "rescuers", "pensioners",
+}  # fmt: skip
+OTHER_WORDS = {
+    "targets", "target", "assets", "objects", "aircraft", "bombs", "bomb", "shells", "rockets", "buildings",
+    "homes", "houses", "apartments", "cars", "vehicles", "prisoners", "pows", "soldiers", "servicemen",
+    "settlements", "towns", "villages", "regions", "districts", "locations", "sites", "times", "attacks",
+    "waves", "groups", "jets", "planes", "helicopters", "ships", "boats", "hits", "strikes", "blocks",
+}  # fmt: skip
+
+CUES = {
+    # order matters only for ties: the more specific outcome first
+    "suppressed": r"jammed|jamming|electronic warfare|locationally lost|location(?:ally)? lost|lost location|"
+    r"lost (?:from|off) radar|disappeared from radar|vanished|disrupted|suppressed|did not reach|"
+    r"failed to reach|without (?:causing )?(?:negative )?consequences|lost due to|lost to|were lost|was lost|"
+    r"electronic countermeasures|\bew\b",
+    "shot_down": r"shot down|downed|destroyed|intercepted|interception|brought down|taken down|"
+    r"eliminated|repelled|were shot|was shot|destroying|shooting down|downing|knocked out",
+    "neutralized": r"neutrali[sz]ed|neutrali[sz]ing|taken out",
+    "launched": r"launched|launching|launch|fired|firing|sent|used|deployed|unleashed|involved|involving|"
+    r"attacked (?:with|by)|took part|comprised|included|a total of|barrage of|salvo of|wave of|attack with|"
+    r"attack involving|struck with|targeted (?:with|by)",
+    "killed": r"killed|killing|dead|died|death toll|lost their lives|deaths|fatalities|bodies",
+    "injured": r"injured|injuring|wounded|wounding|hurt|injuries|hospitali[sz]ed",
+}
+_CUE_RE = {name: re.compile(rf"\b(?:{pattern})") for name, pattern in CUES.items()}
+_CLAUSE_BREAKS = {",", ";", ":", "(", ")", "—", "–", "and", "while", "but", "whereas", "which", "who", "after"}
+
+_HISTORICAL = re.compile(
+    r"\b(?:since|so far|this year|last year|this month|last month|last week|a week (?:ago|earlier)|"
+    r"days? (?:ago|earlier)|weeks? (?:ago|earlier)|previous (?:record|night|week|day|attack|month)|record of|"
+    r"in ####|per (?:day|night|month)|on average|an average|average of|in total this|throughout the war|"
+    rf"over the (?:past|last)|the (?:past|last) (?:#+|\d+) (?:days|weeks|months)|in (?:{_MONTHS})\b(?!\s*#))"
+)
+_ATTACK_CONTEXT = re.compile(
+    r"\b(?:hit|hits|struck|strike|strikes|attack|attacks|attacked|damag\w*|kill\w*|injur\w*|wound\w*|fire|fires|"
+    r"debris|downed|shot down|destroyed|intercept\w*|explosions?|blasts?|target\w*|drones?|missiles?|"
+    r"shelling|casualt\w*|dead|died|air defen[cs]e|over the|fell|crashed|shahed\w*|uavs?)\b"
+)
+
+_PERSON_SINGULAR = re.compile(
+    r"\b(?:a|an|one)\s+(?:#+-year-old\s+)?(?:[a-z-]+\s+){0,2}?"
+    r"(?:man|woman|boy|girl|child|teenager|person|resident|civilian|pensioner|driver|worker|employee|firefighter|"
+    r"rescuer|policeman|volunteer|medic|doctor|nurse|journalist|farmer|mother|father|security guard)\b"
+    r"[^.;]*?\b(?:was|has been|were)\s+(?:\w+\s+)?(killed|injured|wounded|hurt)"
+)
+_ALL_BUT = re.compile(r"\ball but (\d+) of (?:the |its |their )?(\d+)\b")
+_ALL_N = re.compile(r"\ball (\d+)\b")
+
+ATTACKER_RU_CLAIM = re.compile(
+    r"\bukrainian (?:[a-z-]+ ){0,2}?(?:drones?|uavs?)\b|\b(?:drones?|uavs?) launched by ukraine\b|\bkyiv regime\b|"
+    r"\bkiev regime\b"
+)
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_WEEKDAY = re.compile(r"\b(late |early )?(" + "|".join(WEEKDAYS) + r")('s)?(?: (night|evening|morning|afternoon))?\b")
+_OVERNIGHT = re.compile(r"\bovernight\b|\bthrough the night\b|\bnight-time\b|\bovernight into\b|\bnight of\b")
+_EXPLICIT_DATE = re.compile(rf"\b(?:on )?(?:(\d{{1,2}}) ({_MONTHS})|({_MONTHS}) (\d{{1,2}}))\b")
+
+
+# ----------------------------------------------------------------------------- sentence analysis
+
+
+@dataclass
+class Count:
+    slot: str  # launched, shot_down, suppressed, neutralized, killed, injured
+    obj: str  # drone, missile, people
+    value: int
+
+
+@dataclass
+class Sentence:
+    span: Span
+    norm: str
+    counts: list[Count] = field(default_factory=list)
+    direction: tuple[str, str] | None = None
+    places: list[str] = field(default_factory=list)
+    claimants: list[str] = field(default_factory=list)
+
+    @property
+    def evidence(self) -> tuple[str, int, int]:
+        return self.span.text, self.span.start_char, self.span.end_char
+
+
+def _object_of(tokens: list[str], i: int) -> str | None:
+    """The thing the number at tokens[i] counts: the first object word within a few tokens."""
+    for tok in tokens[i + 1 : i + 7]:
+        if tok in DRONE_WORDS or weapons().get(tok) == "drone":
+            return "drone"
+        if tok in MISSILE_WORDS:
+            return "missile"
+        if tok in PEOPLE_WORDS:
+            return "people"
+        if tok in OTHER_WORDS:
+            return "other"
+        if tok in {"them", "these", "those", "it"}:
+            return None
+        if tok in _CLAUSE_BREAKS or tok.isdigit() or tok in {".", "were", "was", "had", "have", "has"}:
+            return None
+    return None
+
+
+def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
+    bounds, start = [], 0
+    for i, tok in enumerate(tokens):
+        if tok in _CLAUSE_BREAKS:
+            if i > start:
+                bounds.append((start, i))
+            start = i + 1
+    if start < len(tokens):
+        bounds.append((start, len(tokens)))
+    return bounds
+
+
+def _cues_in(text: str) -> list[tuple[int, str]]:
+    """(char position, cue) of every cue in a clause's text."""
+    found = []
+    for name, pattern in _CUE_RE.items():
+        found += [(m.start(), name) for m in pattern.finditer(text)]
+    return sorted(found)
+
+
+def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | None]:
+    """Counts in one normalized sentence; `last_object` resolves "35 of them"."""
+    tokens = _TOKEN.findall(norm)
+    counts: list[Count] = []
+    inherited: str | None = None
+    for start, end in _clauses(tokens):
+        clause = tokens[start:end]
+        text = " ".join(clause)
+        cues = _cues_in(text)
+        offsets = []  # char offset of each token in `text`
+        pos = 0
+        for tok in clause:
+            offsets.append(pos)
+            pos += len(tok) + 1
+        for j, tok in enumerate(clause):
+            obj = _object_of(clause, j)
+            if obj in ("drone", "missile", "people"):
+                last_object = obj
+            if not tok.isdigit():
+                continue
+            value = int(tok)
+            prev = clause[max(0, j - 3) : j]
+            if obj == "other":
+                continue
+            if obj is None:
+                if j + 3 < len(clause) and clause[j + 1] == "of" and clause[j + 2] in ("the", "its"):
+                    obj = _object_of(clause, j + 2)
+                obj = obj or last_object
+            if prev[-2:] == ["of", "the"] or prev[-3:] == ["out", "of", "the"] or prev[-2:] == ["out", "of"]:
+                slot = "launched"  # "87 of the 143 drones", "out of the 126"
+            elif cues:
+                here = offsets[j]
+                slot = min(cues, key=lambda c: (abs(c[0] - here), c[0] < here))[1]
+            elif inherited:
+                slot = inherited
+            else:
+                continue
+            if slot in ("killed", "injured"):
+                if obj in ("drone", "missile"):
+                    continue
+                obj = "people"
+            elif obj not in ("drone", "missile"):
+                continue
+            counts.append(Count(slot, obj, value))
+        if cues:
+            inherited = cues[-1][1]
+    for m in _ALL_BUT.finditer(norm):
+        except_, total = int(m.group(1)), int(m.group(2))
+        for c in counts:
+            if c.value == except_ and c.slot != "launched":
+                c.value = total - except_
+        if not any(c.value == total and c.slot == "launched" for c in counts):
+            obj = next((c.obj for c in counts if c.value == total - except_), last_object or "missile")
+            counts.append(Count("launched", obj, total))
+    for m in _ALL_N.finditer(norm):
+        n = int(m.group(1))
+        for c in list(counts):
+            if c.value == n and c.slot in ("shot_down", "neutralized"):
+                counts.append(Count("launched", c.obj, n))
+    return counts, last_object
+
+
+# ----------------------------------------------------------------------------- places
+
+
+_FROM_CHAIN = {"the", "occupied", "and", ",", "regions", "region", "oblast", "oblasts", "of", "direction", "areas"}
+_AUTHORITY_AFTER = re.compile(
+    r"^\s*(?:regime|government|authorities said|officials said|wire|post|independent|times|herald|ledger|"
+    r"courier|monitor|dispatch|gazette|'s allies|'s partners|'s western|said|says|has|have|will|would|seldom|"
+    r"accused|denied|called|wants|did|does|rejected|accepted|proposed|dismissed|responded|confirmed|insists|"
+    r"agreed|urged|welcomed|hopes|argues|declared|announced|ordered|claimed|blamed|is (?:ready|willing))\b"
+)
+_AUTHORITY_BEFORE = re.compile(r"\b(?:officials in|leaders in|government in|told|authorities in|talks in)\s*$")
+
+
+def attack_places(sent: Span) -> list[str]:
+    """ISO codes of places the sentence names as hit, not as launch sites or seats of power."""
+    codes = []
+    for ent in sent.ents:
+        if ent.label_ != "PLACE":
+            continue
+        before = sent.doc[max(sent.start, ent.start - 6) : ent.start]
+        words = [t.lower_ for t in before]
+        if "from" in words:
+            tail = words[words.index("from") + 1 :] if words.count("from") == 1 else words[-3:]
+            if all(w in _FROM_CHAIN or w.istitle() or w[:1].isupper() or _is_place_word(w) for w in tail):
+                continue
+        after = sent.doc.text[ent.end_char : ent.end_char + 40].lower()
+        prefix = sent.doc.text[max(0, ent.start_char - 30) : ent.start_char].lower()
+        capital = ent.ent_id_ in ("UA-30", "RU-MOW")
+        if _AUTHORITY_AFTER.match(after) and (capital or re.match(r"^\s*(?:regime|wire|post|independent)", after)):
+            continue
+        if capital and _AUTHORITY_BEFORE.search(prefix):
+            continue
+        if re.match(r"^\s*(?:district|street|avenue|square)\b", after) and not capital:
+            continue
+        codes.append(ent.ent_id_)
+    return codes
+
+
+def _is_place_word(word: str) -> bool:
+    return any(word == n.lower() for names in _place_names() for n in names)
+
+
+def _place_names() -> list[list[str]]:
+    from transforms.nlp import places
+
+    return [regions + cities for regions, cities in places().values()]
+
+
+# ----------------------------------------------------------------------------- dates
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(KYIV).date()
+
+
+def resolve_date(texts: list[str], anchor: datetime, overnight_event: bool) -> date:
+    """The event date from weekday / explicit-date words in `texts` (normalized, in order),
+    relative to `anchor` (the article's publication time). Overnight attacks take the date of
+    the morning the night ended: "late Monday … overnight" is Tuesday."""
+    day = local_date(anchor)
+    overnight = overnight_event and any(_OVERNIGHT.search(t) for t in texts)
+    for text in texts:
+        if "yesterday" in text:
+            return day - timedelta(days=1)
+        m = _EXPLICIT_DATE.search(text)
+        if m and (m.group(1) or m.group(4)):
+            month = _MONTH_NUMBER[m.group(2) or m.group(3)]
+            try:
+                explicit = date(day.year, month, int(m.group(1) or m.group(4)))
+            except ValueError:
+                explicit = None
+            if explicit and explicit <= day + timedelta(days=1):
+                return explicit + timedelta(days=1) if overnight and "night of" in text else explicit
+    for text in texts:
+        for m in _WEEKDAY.finditer(text):
+            late, weekday, _, part = m.groups()
+            back = (day.weekday() - WEEKDAYS.index(weekday)) % 7
+            found = day - timedelta(days=back)
+            evening = late == "late " or part in ("night", "evening")
+            return found + timedelta(days=1) if overnight and evening and back > 0 else found
+    return day
+
+
+# ----------------------------------------------------------------------------- events
+
+
+AIR_FIELDS = {
+    ("launched", "drone"): "drones_launched",
+    ("shot_down", "drone"): "drones_shot_down",
+    ("suppressed", "drone"): "drones_suppressed",
+    ("neutralized", "drone"): "drones_neutralized_total",
+    ("launched", "missile"): "missiles_launched",
+    ("shot_down", "missile"): "missiles_shot_down",
+    ("suppressed", "missile"): None,
+    ("neutralized", "missile"): "missiles_shot_down",
+    ("killed", "people"): "killed",
+    ("injured", "people"): "injured",
+}
+EVENT_FIELDS = {
+    "air_attack": [
+        "attacker", "target", "drones_launched", "drones_shot_down", "drones_suppressed",
+        "drones_neutralized_total", "missiles_launched", "missiles_shot_down", "killed", "injured",
+        "regions", "claimant",
+    ],
+    "ceasefire": ["proposer", "duration_hours", "status"],
+    "talks": ["location", "parties"],
+    "prisoner_exchange": ["prisoners_per_side", "status"],
+}  # fmt: skip
+ALL_FIELDS = sorted({f for fields in EVENT_FIELDS.values() for f in fields})
+
+
+@dataclass
+class Mention:
+    """One event as one article reports it."""
+
+    event_type: str
+    event_date: date
+    fields: dict[str, Any]
+    evidence: list[dict[str, Any]]
+
+    def set(self, name: str, value: Any, sent: Sentence, overwrite: bool = False) -> None:
+        if value is None or (self.fields.get(name) is not None and not overwrite):
+            return
+        self.fields[name] = value
+        text, start, end = sent.evidence
+        self.evidence = [e for e in self.evidence if e["field"] != name]
+        self.evidence.append({"field": name, "text": text, "start": start, "end": end})
+
+
+def _direction(norm: str, places: list[str], previous: tuple[str, str] | None) -> tuple[str, str]:
+    ru = any(p.startswith("RU-") for p in places)
+    ua = any(p.startswith("UA-") for p in places)
+    if ATTACKER_RU_CLAIM.search(norm) or (ru and not ua):
+        return ("UKR", "RUS")
+    if ua or "russia" in norm or "air force" in norm:
+        return ("RUS", "UKR")
+    return previous or ("RUS", "UKR")
+
+
+def _claimants(sent: Span) -> list[str]:
+    return [ent.ent_id_ for ent in sent.ents if ent.label_ == "CLAIMANT"]
+
+
+def analyse(doc: Doc) -> list[Sentence]:
+    sentences, last_object, direction = [], None, None
+    for span in doc.sents:
+        norm = normalize_numbers(span.text)
+        s = Sentence(span, norm)
+        s.places = attack_places(span)
+        s.claimants = _claimants(span)
+        s.direction = direction = _direction(norm, s.places, direction)
+        if not _HISTORICAL.search(norm):
+            s.counts, last_object = read_counts(norm, last_object)
+        sentences.append(s)
+    return sentences
+
+
+def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
+    by_direction: dict[tuple[str, str], Mention] = {}
+    used: dict[tuple[str, str], list[Sentence]] = {}
+    for s in sentences:
+        for c in s.counts:
+            name = AIR_FIELDS.get((c.slot, c.obj))
+            if not name:
+                continue
+            m = by_direction.setdefault(s.direction, Mention("air_attack", local_date(anchor), {}, []))
+            used.setdefault(s.direction, []).append(s)
+            if name in ("killed", "injured"):
+                m.set(name, c.value, s, overwrite=c.value > (m.fields.get(name) or 0))
+            else:
+                m.set(name, c.value, s)
+    for s in sentences:  # "a 28-year-old woman was killed": one, when no count says otherwise
+        for m_ in _PERSON_SINGULAR.finditer(s.norm):
+            slot = "killed" if m_.group(1) == "killed" else "injured"
+            if s.direction in by_direction:
+                by_direction[s.direction].set(slot, 1, s)
+    mentions = []
+    for (attacker, target), m in by_direction.items():
+        if m.fields.get("drones_neutralized_total") is not None and (
+            m.fields.get("drones_shot_down") is not None or m.fields.get("drones_suppressed") is not None
+        ):
+            m.fields.pop("drones_neutralized_total")
+            m.evidence = [e for e in m.evidence if e["field"] != "drones_neutralized_total"]
+        m.fields.update(attacker=attacker, target=target)
+        prefix = "UA-" if target == "UKR" else "RU-"
+        regions, region_sents = [], []
+        for s in sentences:
+            if s.direction == (attacker, target) and _ATTACK_CONTEXT.search(s.norm):
+                new = [p for p in s.places if p.startswith(prefix) and p not in regions]
+                if new:
+                    regions += new
+                    region_sents.append(s)
+        if regions:
+            m.fields["regions"] = sorted(regions)
+            s = region_sents[0]
+            text, start, end = s.evidence
+            m.evidence.append({"field": "regions", "text": text, "start": start, "end": end})
+        for s in sentences:
+            if s.direction == (attacker, target) and s.claimants and re.search(r"drone|missile|uav|shahed", s.norm):
+                claimant = next((c for c in s.claimants if _claimant_fits(c, target)), None)
+                if claimant:
+                    m.set("claimant", claimant, s)
+                    break
+        texts = [s.norm for s in used[(attacker, target)]] + [s.norm for s in sentences[:2]]
+        m.event_date = resolve_date(texts, anchor, overnight_event=True)
+        mentions.append(m)
+    return mentions
+
+
+def _claimant_fits(claimant: str, target: str) -> bool:
+    return (claimant == "Russian Defence Ministry") == (target == "RUS")
+
+
+# ----------------------------------------------------------------------------- other events
+
+_COUNTRY_RES = [
+    (ident, re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(p.lower()) for p in phrases) + r")(?![\w-])"))
+    for label, ident, phrases in actors()
+    if label == "COUNTRY"
+]
+_CITY_RES = [
+    (ident, re.compile(r"\b(?:" + "|".join(re.escape(p.lower()) for p in phrases) + r")\b"))
+    for label, ident, phrases in actors()
+    if label == "TALKS_CITY"
+]
+_FUTURE = re.compile(
+    r"\b(?:will|would|due to|are to|is to|plan(?:s|ned)? to|planning|scheduled|expected to|next week|next month|"
+    r"could|may|might|set to|to be held|upcoming|proposed|propose|invited|offered to host|ready to|willing to|"
+    r"hopes? to|wants? to|intend|to hold|would-be|possible|prepare|preparing)\b"
+)
+
+
+def countries_in(norm: str) -> list[str]:
+    return [ident for ident, pattern in _COUNTRY_RES if pattern.search(norm)]
+
+
+_CEASEFIRE = re.compile(r"\b(?:ceasefire|cease-fire|truce|cessation of hostilities|moratorium on strikes)\b")
+_DURATION = re.compile(r"\b(\d+)[- ](day|hour)s?\b|\bmonth-long\b|\b(\d+)-month\b")
+_CEASEFIRE_STATUS = [
+    ("rejected", re.compile(r"\b(?:rejected|rejects|rejecting|dismissed|dismisses|turned down|refused|refuses)\b")),
+    ("accepted", re.compile(r"\b(?:accepted|accepts|agreed to|agrees to|backed|endorsed|signed up|supports)\b")),
+    ("declared", re.compile(r"\b(?:declared|declares|announced|announces|ordered|orders)\b")),
+    ("proposed", re.compile(r"\b(?:proposed|proposes|proposal|offered|called for|calls for|suggested|put forward)\b")),
+]
+_PROPOSER = re.compile(
+    r"\b([a-z.]+(?: [a-z]+)?)(?:-proposed|-brokered|'s proposal| proposed| proposes| declared| declares|"
+    r" announced| offered| ordered| put forward| called for)\b|\bproposed by ([a-z.]+(?: [a-z]+)?)|"
+    r"\bproposal (?:from|by) ([a-z.]+(?: [a-z]+)?)"
+)
+
+
+def ceasefires(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
+    relevant = [s for s in sentences if _CEASEFIRE.search(s.norm.replace("#", "0"))]
+    if not relevant:
+        return []
+    m = Mention("ceasefire", local_date(anchor), {}, [])
+    raw = [(s, s.span.text.lower().replace("’", "'")) for s in relevant]
+    for s, text in raw:
+        d = _DURATION.search(_word_numbers_only(text))
+        if d:
+            hours = int(d.group(1)) * (24 if d.group(2) == "day" else 1) if d.group(1) else 720
+            m.set("duration_hours", hours, s)
+        for name, pattern in _CEASEFIRE_STATUS:
+            if pattern.search(text) and not _FUTURE_STATUS.search(text):
+                m.set("status", name, s)
+                break
+        p = _PROPOSER.search(text)
+        if p:
+            who = countries_in(next(g for g in p.groups() if g))
+            if who:
+                m.set("proposer", who[0], s)
+    if not (m.fields.get("status") or m.fields.get("duration_hours")):
+        return []
+    m.fields.setdefault("status", "proposed")
+    m.event_date = resolve_date([s.norm for s in relevant], anchor, overnight_event=False)
+    return [m]
+
+
+_FUTURE_STATUS = re.compile(r"\b(?:would|could|might|may) (?:accept|reject|declare|propose)")
+
+
+def _word_numbers_only(text: str) -> str:
+    s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    return _WORD_NUMBER.sub(
+        lambda m: str(_UNITS[m.group(3)]) if m.group(3) else str(_TENS[m.group(1)] + _UNITS.get(m.group(2) or "", 0)),
+        s,
+    )
+
+
+_TALKS = re.compile(r"\b(?:talks|negotiations|met|meeting|delegations?|summit|round of)\b")
+_HELD = re.compile(
+    r"\b(?:met|held|hold talks|took place|sat down|ended|concluded|opened|wrapped up|lasted|talked|meeting ended|"
+    r"hours of talks|round of talks)\b"
+)
+
+
+def talks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
+    for s in sentences:
+        text = s.span.text.lower()
+        if not (_TALKS.search(text) and _HELD.search(text)) or _FUTURE.search(text):
+            continue
+        city = next((ident for ident, pattern in _CITY_RES if pattern.search(text)), None)
+        if not city:
+            continue
+        m = Mention("talks", local_date(anchor), {}, [])
+        m.set("location", city, s)
+        parties = sorted(set(countries_in(_without_city(text, city))) & {"RUS", "UKR", "USA", "TUR", "SAU", "HUN"})
+        if city == "Istanbul" or city == "Ankara":
+            parties = [p for p in parties if p != "TUR"] or parties
+        if parties:
+            m.set("parties", parties, s)
+        m.event_date = resolve_date([s.norm], anchor, overnight_event=False)
+        return [m]
+    return []
+
+
+def _without_city(text: str, city: str) -> str:
+    return text.replace(city.lower(), " ")
+
+
+_EXCHANGE = re.compile(r"\b(?:prisoners?|pows?|prisoners of war|captives|servicemen|soldiers|defenders)\b")
+_SWAP = re.compile(r"\b(?:exchange[ds]?|swap(?:s|ped)?|released|freed|returned|handed over|brought home)\b")
+_PER_SIDE = [
+    re.compile(r"\b(\d+) (?:[a-z]+ ){0,3}?for (\d+)\b"),
+    re.compile(r"\beach (?:side|country) (?:[a-z]+ ){0,2}?(?:released|freed|handed over|returned|swapped|exchanged|"
+               r"gave up|will release|to release|would release)\s+(\d+)\b"),
+    re.compile(r"\b(\d+) (?:[a-z-]+ ){0,4}?(?:each|apiece)\b"),
+    re.compile(r"\b(\d+) (?:prisoners|pows|captives|servicemen|soldiers) (?:from|on|for) each side\b"),
+]  # fmt: skip
+_AGREED = re.compile(
+    r"\b(?:agreed|agree|agreement|deal|will (?:exchange|swap|release)|to (?:exchange|swap)|are to|is to|"
+    r"due to|expected to|planned|scheduled)\b"
+)
+_COMPLETED = re.compile(
+    r"\b(?:exchanged|swapped|released|freed|returned home|were returned|came home|carried out|took place|"
+    r"completed|brought home|have returned|handed over)\b"
+)
+
+
+def prisoner_exchanges(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
+    relevant = [s for s in sentences if _EXCHANGE.search(s.norm) and _SWAP.search(s.norm)]
+    if not relevant:
+        return []
+    m = Mention("prisoner_exchange", local_date(anchor), {}, [])
+    status_sent = None
+    for s in relevant:
+        text = s.norm
+        for pattern in _PER_SIDE:
+            found = pattern.search(text)
+            if found:
+                values = [int(g) for g in found.groups() if g]
+                if len(set(values)) == 1:
+                    m.set("prisoners_per_side", values[0], s)
+                    break
+        if _COMPLETED.search(text) and not re.search(
+            r"\b(?:will|would|to be|are to|is to)\b[^.]*\b(?:released|freed)", text
+        ):
+            m.set("status", "completed", s, overwrite=True)
+            status_sent = status_sent or s
+        elif _AGREED.search(text) and m.fields.get("status") is None:
+            m.set("status", "agreed", s)
+            status_sent = status_sent or s
+    if m.fields.get("status") is None:
+        return []
+    m.event_date = resolve_date([s.norm for s in relevant], anchor, overnight_event=False)
+    return [m]
+
+
+def extract_mentions(doc: Doc, published_at: datetime | None, ingested_at: datetime) -> list[Mention]:
+    """Every event the article reports, as mentions with evidence spans into its text."""
+    anchor = published_at or ingested_at
+    anchor = anchor if anchor.tzinfo else anchor.replace(tzinfo=timezone.utc)
+    sentences = analyse(doc)
+    mentions = air_attacks(sentences, anchor)
+    mentions += ceasefires(sentences, anchor)
+    mentions += talks(sentences, anchor)
+    mentions += prisoner_exchanges(sentences, anchor)
+    return mentions
