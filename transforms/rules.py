@@ -40,7 +40,7 @@ _VAGUE = re.compile(
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _MONTH_NUMBER = {m: i + 1 for i, m in enumerate(_MONTHS.split("|"))}
 _NOT_COUNTS = [
-    re.compile(r"\b\d+-year-old\b"),
+    re.compile(r"\b\d+-year-old\b|\baged \d+\b"),
     re.compile(r"\b\d{1,2}[:.]\d{2}\b"),
     re.compile(rf"\b\d{{1,2}}(?:\s*(?:-|to|and)\s*\d{{1,2}})?\s+(?:{_MONTHS})\b"),
     re.compile(rf"\b(?:{_MONTHS})\s+\d{{1,2}}(?:\s*(?:-|to|and)\s*\d{{1,2}})?\b"),
@@ -66,6 +66,7 @@ def normalize_numbers(text: str) -> str:
             return str(_UNITS[m.group(3)])
         return str(_TENS[m.group(1)] + (_UNITS[m.group(2)] if m.group(2) else 0))
 
+    s = re.sub(r"\bone of\b", "one_of", s)  # "one of its largest raids" is not a count
     s = _WORD_NUMBER.sub(words, s)
     s = re.sub(r"\b(\d+)-(?:plus|odd)\b|\b(\d+) or (?:so|more)\b", lambda m: "#" * len(m.group(0)), s)
     s = _VAGUE.sub(lambda m: m.group(1) + " " + "#" * len(m.group(2)), s)
@@ -82,7 +83,9 @@ DRONE_WORDS = {"drone", "drones", "uav", "uavs", "decoy", "decoys", "shahed", "s
 MISSILE_WORDS = {"missile", "missiles"}
 PEOPLE_WORDS = {
     "people", "person", "persons", "civilians", "civilian", "residents", "resident", "children", "child",
-    "men", "women", "man", "woman", "others", "passengers", "workers", "employees", "rescuers", "pensioners",
+    "men", "women", "man", "woman", "passengers", "workers", "worker", "employees", "employee", "rescuers",
+    "pensioners", "firefighters", "firefighter", "rescuer", "policemen", "police", "officers", "volunteers",
+    "medics", "journalists", "teenagers", "adults", "minors", "students", "guards", "dockers", "miners",
 }  # fmt: skip
 OTHER_WORDS = {
     "targets", "target", "assets", "objects", "aircraft", "bombs", "bomb", "shells", "rockets", "buildings",
@@ -101,7 +104,7 @@ CUES = {
     r"eliminated|repelled|were shot|was shot|destroying|shooting down|downing|knocked out",
     "neutralized": r"neutrali[sz]ed|neutrali[sz]ing|taken out",
     "launched": r"launched|launching|launch|fired|firing|sent|used|deployed|unleashed|involved|involving|"
-    r"attacked (?:with|by)|took part|comprised|included|a total of|barrage of|salvo of|wave of|attack with|"
+    r"attacked|attacking|took part|comprised|included|a total of|barrage of|salvo of|wave of|attack with|"
     r"attack involving|struck with|targeted (?:with|by)",
     "killed": r"killed|killing|dead|died|death toll|lost their lives|deaths|fatalities|bodies",
     "injured": r"injured|injuring|wounded|wounding|hurt|injuries|hospitali[sz]ed",
@@ -118,21 +121,26 @@ _HISTORICAL = re.compile(
 _ATTACK_CONTEXT = re.compile(
     r"\b(?:hit|hits|struck|strike|strikes|attack|attacks|attacked|damag\w*|kill\w*|injur\w*|wound\w*|fire|fires|"
     r"debris|downed|shot down|destroyed|intercept\w*|explosions?|blasts?|target\w*|drones?|missiles?|"
-    r"shelling|casualt\w*|dead|died|air defen[cs]e|over the|fell|crashed|shahed\w*|uavs?)\b"
+    r"shelling|casualt\w*|dead|died|air defen[cs]e|over the|fell|crashed|shahed\w*|uavs?|shootdowns?)\b"
 )
 
 _PERSON_SINGULAR = re.compile(
-    r"\b(?:a|an|one)\s+(?:#+-year-old\s+)?(?:[a-z-]+\s+){0,2}?"
+    r"\b(?:a|an|1)\s+(?:#+-year-old\s+)?(?:[a-z-]+\s+){0,2}?"
     r"(?:man|woman|boy|girl|child|teenager|person|resident|civilian|pensioner|driver|worker|employee|firefighter|"
     r"rescuer|policeman|volunteer|medic|doctor|nurse|journalist|farmer|mother|father|security guard)\b"
-    r"[^.;]*?\b(?:was|has been|were)\s+(?:\w+\s+)?(killed|injured|wounded|hurt)"
+    r"(?: aged #+)?[^.;]*?\b(?:(?:was|has been|were|had been)\s+(?:\w+\s+)?(killed|injured|wounded|hurt)|(died))"
+)
+# "every one of the missiles was destroyed", "both of which were destroyed": all of them
+_ALL_OF = re.compile(
+    r"\b(?:every one_of|each of|all of|all(?! but)|both of|both)(?: the| them| which| these)?(?: (missiles|drones))?\b[^.;]*?"
+    r"\b(?:were|was)\s+(?:\w+\s+)?(?:destroyed|shot down|intercepted|downed|brought down)"
 )
 _ALL_BUT = re.compile(r"\ball but (\d+) of (?:the |its |their )?(\d+)\b")
 _ALL_N = re.compile(r"\ball (\d+)\b")
 
 ATTACKER_RU_CLAIM = re.compile(
     r"\bukrainian (?:[a-z-]+ ){0,2}?(?:drones?|uavs?)\b|\b(?:drones?|uavs?) launched by ukraine\b|\bkyiv regime\b|"
-    r"\bkiev regime\b"
+    r"\bkiev regime\b|\bukraine (?:launched|attacked|fired|sent|targeted|struck)\b|\bon russian territory\b"
 )
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -183,6 +191,11 @@ def _object_of(tokens: list[str], i: int) -> str | None:
     return None
 
 
+def _fits(c: Count) -> bool:
+    """Casualties count people; the other slots count drones or missiles."""
+    return (c.obj == "people") == (c.slot in ("killed", "injured")) and c.obj in ("people", "drone", "missile")
+
+
 def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     bounds, start = [], 0
     for i, tok in enumerate(tokens):
@@ -208,6 +221,7 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
     tokens = _TOKEN.findall(norm)
     counts: list[Count] = []
     inherited: str | None = None
+    pending: list[Count] = []  # counts of a clause without a cue: "79 of the missiles and 35 … were brought down"
     for start, end in _clauses(tokens):
         clause = tokens[start:end]
         text = " ".join(clause)
@@ -217,6 +231,11 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
         for tok in clause:
             offsets.append(pos)
             pos += len(tok) + 1
+        if cues and pending:
+            for c in pending:
+                c.slot = cues[0][1]
+            counts += [c for c in pending if _fits(c)]
+            pending = []
         for j, tok in enumerate(clause):
             obj = _object_of(clause, j)
             if obj in ("drone", "missile", "people"):
@@ -227,26 +246,24 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
             prev = clause[max(0, j - 3) : j]
             if obj == "other":
                 continue
-            if obj is None:
-                if j + 3 < len(clause) and clause[j + 1] == "of" and clause[j + 2] in ("the", "its"):
-                    obj = _object_of(clause, j + 2)
-                obj = obj or last_object
+            if obj is None and j + 3 < len(clause) and clause[j + 1] == "of" and clause[j + 2] in ("the", "its"):
+                obj = _object_of(clause, j + 2)
+            count = Count("", obj or "", value)
             if prev[-2:] == ["of", "the"] or prev[-3:] == ["out", "of", "the"] or prev[-2:] == ["out", "of"]:
-                slot = "launched"  # "87 of the 143 drones", "out of the 126"
+                count.slot = "launched"  # "87 of the 143 drones", "out of the 126"
             elif cues:
                 here = offsets[j]
-                slot = min(cues, key=lambda c: (abs(c[0] - here), c[0] < here))[1]
+                count.slot = min(cues, key=lambda c: (abs(c[0] - here), c[0] < here))[1]
             elif inherited:
-                slot = inherited
-            else:
-                continue
-            if slot in ("killed", "injured"):
-                if obj in ("drone", "missile"):
-                    continue
-                obj = "people"
-            elif obj not in ("drone", "missile"):
-                continue
-            counts.append(Count(slot, obj, value))
+                count.slot = inherited
+            if count.slot in ("killed", "injured"):
+                count.obj = "people" if count.obj in ("", "people") else count.obj
+            elif not count.obj:
+                count.obj = last_object or ""
+            if not count.slot:
+                pending.append(count)
+            elif _fits(count):
+                counts.append(count)
         if cues:
             inherited = cues[-1][1]
     for m in _ALL_BUT.finditer(norm):
@@ -257,6 +274,10 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
         if not any(c.value == total and c.slot == "launched" for c in counts):
             obj = next((c.obj for c in counts if c.value == total - except_), last_object or "missile")
             counts.append(Count("launched", obj, total))
+    for m in _ALL_OF.finditer(norm):
+        counts.append(
+            Count("shot_down", {"missiles": "missile", "drones": "drone"}.get(m.group(1), last_object or ""), -1)
+        )
     for m in _ALL_N.finditer(norm):
         n = int(m.group(1))
         for c in list(counts):
@@ -292,15 +313,30 @@ def attack_places(sent: Span) -> list[str]:
                 continue
         after = sent.doc.text[ent.end_char : ent.end_char + 40].lower()
         prefix = sent.doc.text[max(0, ent.start_char - 30) : ent.start_char].lower()
-        capital = ent.ent_id_ in ("UA-30", "RU-MOW")
+        code = ent.ent_id_
+        capital = code in CAPITAL_REGION
+        if ent.start_char < 40 and ent.text.isupper() and after.startswith(","):
+            continue  # a dateline: "KYIV, March 14 (Reuters) -"
         if _AUTHORITY_AFTER.match(after) and (capital or re.match(r"^\s*(?:regime|wire|post|independent)", after)):
             continue
-        if capital and _AUTHORITY_BEFORE.search(prefix):
+        if capital and (_AUTHORITY_BEFORE.search(prefix) or re.match(r"^'s (?!\w+ district)", after)):
             continue
         if re.match(r"^\s*(?:district|street|avenue|square)\b", after) and not capital:
             continue
-        codes.append(ent.ent_id_)
+        if re.match(r"^\s*river\b", after) or (
+            ent.text.lower() == "dnipro" and re.search(r"\b(?:of|across) the\s*$", prefix)
+        ):
+            continue  # the Dnipro river
+        if capital and _REGION_LIST_AFTER.match(sent.doc.text[ent.end_char : ent.end_char + 160].lower()):
+            code = CAPITAL_REGION[code]  # "the Kyiv, Chernihiv and Sumy regions"
+        codes.append(code)
     return codes
+
+
+CAPITAL_REGION = {"UA-30": "UA-32", "RU-MOW": "RU-MOS"}
+_REGION_LIST_AFTER = re.compile(
+    r"^(?:\s*(?:,|and|, and)\s*(?:the )?[a-z'-]+(?: [a-z'-]+)?)*\s+(?:regions|region|oblasts)\b"
+)
 
 
 def _is_place_word(word: str) -> bool:
@@ -394,10 +430,12 @@ class Mention:
         self.evidence.append({"field": name, "text": text, "start": start, "end": end})
 
 
-def _direction(norm: str, places: list[str], previous: tuple[str, str] | None) -> tuple[str, str]:
+def _direction(s: Sentence, previous: tuple[str, str] | None) -> tuple[str, str]:
+    norm, places = s.norm, s.places
     ru = any(p.startswith("RU-") for p in places)
-    ua = any(p.startswith("UA-") for p in places)
-    if ATTACKER_RU_CLAIM.search(norm) or (ru and not ua):
+    ua = any(p.startswith("UA-") and p not in OCCUPIED for p in places)
+    russian_claim = "Russian Defence Ministry" in s.claimants and not ua
+    if ATTACKER_RU_CLAIM.search(norm) or russian_claim or (ru and not ua):
         return ("UKR", "RUS")
     if ua or "russia" in norm or "air force" in norm:
         return ("RUS", "UKR")
@@ -415,7 +453,7 @@ def analyse(doc: Doc) -> list[Sentence]:
         s = Sentence(span, norm)
         s.places = attack_places(span)
         s.claimants = _claimants(span)
-        s.direction = direction = _direction(norm, s.places, direction)
+        s.direction = direction = _direction(s, direction)
         if not _HISTORICAL.search(norm):
             s.counts, last_object = read_counts(norm, last_object)
         sentences.append(s)
@@ -425,22 +463,30 @@ def analyse(doc: Doc) -> list[Sentence]:
 def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
     by_direction: dict[tuple[str, str], Mention] = {}
     used: dict[tuple[str, str], list[Sentence]] = {}
+    all_of: list[tuple[Mention, str, Count, Sentence]] = []
+
+    def mention(s: Sentence) -> Mention:
+        used.setdefault(s.direction, []).append(s)
+        return by_direction.setdefault(s.direction, Mention("air_attack", local_date(anchor), {}, []))
+
     for s in sentences:
         for c in s.counts:
             name = AIR_FIELDS.get((c.slot, c.obj))
             if not name:
                 continue
-            m = by_direction.setdefault(s.direction, Mention("air_attack", local_date(anchor), {}, []))
-            used.setdefault(s.direction, []).append(s)
-            if name in ("killed", "injured"):
+            m = mention(s)
+            if c.value < 0:  # "every one of the missiles was destroyed": as many as were launched
+                all_of.append((m, name, c, s))
+            elif name in ("killed", "injured"):
                 m.set(name, c.value, s, overwrite=c.value > (m.fields.get(name) or 0))
             else:
                 m.set(name, c.value, s)
+    for m, name, c, s in all_of:
+        m.set(name, m.fields.get(AIR_FIELDS[("launched", c.obj)]), s)
     for s in sentences:  # "a 28-year-old woman was killed": one, when no count says otherwise
-        for m_ in _PERSON_SINGULAR.finditer(s.norm):
-            slot = "killed" if m_.group(1) == "killed" else "injured"
-            if s.direction in by_direction:
-                by_direction[s.direction].set(slot, 1, s)
+        if _ATTACK_CONTEXT.search(s.norm) and not _HISTORICAL.search(s.norm):
+            for m_ in _PERSON_SINGULAR.finditer(s.norm):
+                mention(s).set("killed" if m_.group(1) == "killed" or m_.group(2) else "injured", 1, s)
     mentions = []
     for (attacker, target), m in by_direction.items():
         if m.fields.get("drones_neutralized_total") is not None and (
@@ -449,11 +495,10 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
             m.fields.pop("drones_neutralized_total")
             m.evidence = [e for e in m.evidence if e["field"] != "drones_neutralized_total"]
         m.fields.update(attacker=attacker, target=target)
-        prefix = "UA-" if target == "UKR" else "RU-"
         regions, region_sents = [], []
         for s in sentences:
             if s.direction == (attacker, target) and _ATTACK_CONTEXT.search(s.norm):
-                new = [p for p in s.places if p.startswith(prefix) and p not in regions]
+                new = [p for p in dict.fromkeys(s.places) if _in_country(p, target) and p not in regions]
                 if new:
                     regions += new
                     region_sents.append(s)
@@ -474,45 +519,74 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
     return mentions
 
 
+OCCUPIED = {"UA-43", "UA-40"}  # Crimea and Sevastopol: hit by Ukrainian strikes on Russian forces
+
+
+def _in_country(code: str, target: str) -> bool:
+    if target == "RUS":
+        return code.startswith("RU-") or code in OCCUPIED
+    return code.startswith("UA-")
+
+
 def _claimant_fits(claimant: str, target: str) -> bool:
     return (claimant == "Russian Defence Ministry") == (target == "RUS")
 
 
 # ----------------------------------------------------------------------------- other events
 
-_COUNTRY_RES = [
-    (ident, re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(p.lower()) for p in phrases) + r")(?![\w-])"))
-    for label, ident, phrases in actors()
-    if label == "COUNTRY"
-]
-_CITY_RES = [
-    (ident, re.compile(r"\b(?:" + "|".join(re.escape(p.lower()) for p in phrases) + r")\b"))
-    for label, ident, phrases in actors()
-    if label == "TALKS_CITY"
-]
-_FUTURE = re.compile(
-    r"\b(?:will|would|due to|are to|is to|plan(?:s|ned)? to|planning|scheduled|expected to|next week|next month|"
-    r"could|may|might|set to|to be held|upcoming|proposed|propose|invited|offered to host|ready to|willing to|"
-    r"hopes? to|wants? to|intend|to hold|would-be|possible|prepare|preparing)\b"
+
+def _phrases_re(phrases: list[str]) -> re.Pattern:
+    """Case-insensitive, except all-capital phrases ("US" is not "us")."""
+    parts = [re.escape(p) if p.isupper() else "(?i:" + re.escape(p) + ")" for p in phrases]
+    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])")
+
+
+_COUNTRY_RES = [(ident, _phrases_re(phrases)) for label, ident, phrases in actors() if label == "COUNTRY"]
+_CITY_RES = [(ident, _phrases_re(phrases)) for label, ident, phrases in actors() if label == "TALKS_CITY"]
+HOSTS = {"Istanbul": "TUR", "Ankara": "TUR", "Antalya": "TUR", "Riyadh": "SAU", "Jeddah": "SAU", "Abu Dhabi": "ARE",
+         "Doha": "QAT", "Budapest": "HUN", "Minsk": "BLR"}  # fmt: skip
+_FUTURE_MEETING = re.compile(
+    r"\b(?:will|would|due to|are to|is to|plan(?:s|ned)? to|scheduled to|expected to|set to|could|may|might|"
+    r"hope to|hopes to|want to|wants to|ready to|willing to|agreed to|proposed to|invited to)"
+    r" (?:\w+ ){0,2}?(?:meet|hold|talk|negotiate|sit down|resume|gather|convene|travel|fly|attend|host)|"
+    r"\bnext (?:week|month)\b|\bto be held\b|\bupcoming\b|\bplanned (?:talks|meeting|visit)\b|\bproposed talks\b"
 )
+_NOT_A_PARTY = re.compile(r"\b(?:in|of|on|against|into|from|across|over|without)\s*$")
 
 
-def countries_in(norm: str) -> list[str]:
-    return [ident for ident, pattern in _COUNTRY_RES if pattern.search(norm)]
+def countries_in(text: str) -> list[str]:
+    """ISO3 codes of the countries a text names (in the order of ACTORS rows)."""
+    return [ident for ident, pattern in _COUNTRY_RES if pattern.search(text)]
+
+
+def parties_in(text: str) -> list[str]:
+    """Countries named as taking part: not after "in", "of", "against" ("the war in Ukraine")."""
+    found = set()
+    for ident, pattern in _COUNTRY_RES:
+        for m in pattern.finditer(text):
+            if not _NOT_A_PARTY.search(text[: m.start()].lower()):
+                found.add(ident)
+    return sorted(found)
 
 
 _CEASEFIRE = re.compile(r"\b(?:ceasefire|cease-fire|truce|cessation of hostilities|moratorium on strikes)\b")
 _DURATION = re.compile(r"\b(\d+)[- ](day|hour)s?\b|\bmonth-long\b|\b(\d+)-month\b")
 _CEASEFIRE_STATUS = [
     ("rejected", re.compile(r"\b(?:rejected|rejects|rejecting|dismissed|dismisses|turned down|refused|refuses)\b")),
-    ("accepted", re.compile(r"\b(?:accepted|accepts|agreed to|agrees to|backed|endorsed|signed up|supports)\b")),
+    (
+        "accepted",
+        re.compile(
+            r"\b(?:accepted|accepts|agreed to|agrees to|backed|endorsed|signed up|supports|(?:ready|willing) to accept)\b"
+        ),
+    ),
     ("declared", re.compile(r"\b(?:declared|declares|announced|announces|ordered|orders)\b")),
     ("proposed", re.compile(r"\b(?:proposed|proposes|proposal|offered|called for|calls for|suggested|put forward)\b")),
 ]
 _PROPOSER = re.compile(
     r"\b([a-z.]+(?: [a-z]+)?)(?:-proposed|-brokered|'s proposal| proposed| proposes| declared| declares|"
-    r" announced| offered| ordered| put forward| called for)\b|\bproposed by ([a-z.]+(?: [a-z]+)?)|"
-    r"\bproposal (?:from|by) ([a-z.]+(?: [a-z]+)?)"
+    r" announced| offered| ordered| put forward| called for| proposal)\b|\bproposed by ([a-z.]+(?: [a-z]+)?)|"
+    r"\bproposal (?:from|by) ([a-z.]+(?: [a-z]+)?)",
+    re.IGNORECASE,
 )
 
 
@@ -521,14 +595,14 @@ def ceasefires(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
     if not relevant:
         return []
     m = Mention("ceasefire", local_date(anchor), {}, [])
-    raw = [(s, s.span.text.lower().replace("’", "'")) for s in relevant]
+    raw = [(s, s.span.text.replace("’", "'")) for s in relevant]
     for s, text in raw:
-        d = _DURATION.search(_word_numbers_only(text))
+        d = _DURATION.search(_word_numbers_only(text.lower()))
         if d:
             hours = int(d.group(1)) * (24 if d.group(2) == "day" else 1) if d.group(1) else 720
             m.set("duration_hours", hours, s)
         for name, pattern in _CEASEFIRE_STATUS:
-            if pattern.search(text) and not _FUTURE_STATUS.search(text):
+            if pattern.search(text.lower()) and not _FUTURE_STATUS.search(text.lower()):
                 m.set("status", name, s)
                 break
         p = _PROPOSER.search(text)
@@ -556,24 +630,26 @@ def _word_numbers_only(text: str) -> str:
 
 _TALKS = re.compile(r"\b(?:talks|negotiations|met|meeting|delegations?|summit|round of)\b")
 _HELD = re.compile(
-    r"\b(?:met|held|hold talks|took place|sat down|ended|concluded|opened|wrapped up|lasted|talked|meeting ended|"
-    r"hours of talks|round of talks)\b"
+    r"\b(?:met|held|took place|sat down|ended|concluded|opened|wrapped up|lasted|talked|hours of talks|"
+    r"round of talks|talks between)\b"
 )
 
 
 def talks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
     for s in sentences:
-        text = s.span.text.lower()
-        if not (_TALKS.search(text) and _HELD.search(text)) or _FUTURE.search(text):
+        text = s.span.text
+        lower = text.lower()
+        held = _HELD.search(lower)
+        if not (_TALKS.search(lower) and held) or _FUTURE_MEETING.search(lower):
             continue
         city = next((ident for ident, pattern in _CITY_RES if pattern.search(text)), None)
         if not city:
             continue
         m = Mention("talks", local_date(anchor), {}, [])
         m.set("location", city, s)
-        parties = sorted(set(countries_in(_without_city(text, city))) & {"RUS", "UKR", "USA", "TUR", "SAU", "HUN"})
-        if city == "Istanbul" or city == "Ankara":
-            parties = [p for p in parties if p != "TUR"] or parties
+        # parties: who met, named before the verb of meeting, or "between X and Y"
+        subject = text[: held.end()] + " " + " ".join(re.findall(r"\bbetween ([^,.;]+)", text))
+        parties = [p for p in parties_in(subject) if p != HOSTS.get(city)]
         if parties:
             m.set("parties", parties, s)
         m.event_date = resolve_date([s.norm], anchor, overnight_event=False)
@@ -581,14 +657,11 @@ def talks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
     return []
 
 
-def _without_city(text: str, city: str) -> str:
-    return text.replace(city.lower(), " ")
-
-
 _EXCHANGE = re.compile(r"\b(?:prisoners?|pows?|prisoners of war|captives|servicemen|soldiers|defenders)\b")
 _SWAP = re.compile(r"\b(?:exchange[ds]?|swap(?:s|ped)?|released|freed|returned|handed over|brought home)\b")
 _PER_SIDE = [
-    re.compile(r"\b(\d+) (?:[a-z]+ ){0,3}?for (\d+)\b"),
+    re.compile(r"\b(\d+) (?:[a-z]+ ){0,6}?for (\d+)\b"),
+    re.compile(r"\b(\d+) (?:[a-z-]+ ){0,8}?(?:the same number|an equal number|as many)\b"),
     re.compile(r"\beach (?:side|country) (?:[a-z]+ ){0,2}?(?:released|freed|handed over|returned|swapped|exchanged|"
                r"gave up|will release|to release|would release)\s+(\d+)\b"),
     re.compile(r"\b(\d+) (?:[a-z-]+ ){0,4}?(?:each|apiece)\b"),
