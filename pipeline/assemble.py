@@ -5,15 +5,24 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.options import NewsmonOptions, fetch_config, output_path, sources_from_options, window_seconds
+from pipeline.options import (
+    NewsmonOptions,
+    check_spacy_model,
+    fetch_config,
+    output_path,
+    sources_from_options,
+    window_seconds,
+)
 from transforms.copies import MarkCopies
+from transforms.extract import ExtractEvents
+from transforms.merge import MergeEvents
 from transforms.normalize import NormalizeArticles
 from transforms.read import ReadArticles
 from transforms.write import WriteTable
 
 
 def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
-    """The batch pipeline: files / feeds -> articles/ and rejected/ Parquet tables.
+    """The batch pipeline: files / feeds -> articles/, events/ and rejected/ Parquet tables.
 
     Raises UsageError when the options name nothing to read or are malformed.
     """
@@ -22,15 +31,19 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     sources = sources_from_options(opts)
     fetch = fetch_config(opts)
     window = window_seconds(opts)
+    check_spacy_model(opts)
 
     p = beam.Pipeline(options=options)
     read = p | "ReadArticles" >> ReadArticles(sources, fetch)
     normalized = read["articles"] | "NormalizeArticles" >> NormalizeArticles()
     marked = normalized["articles"] | "MarkCopies" >> MarkCopies()
     articles = marked["articles"]
-    # Next stages, in DESIGN's order: ExtractEvents -> MergeEvents -> AssignStories -> AlertOnEvents.
+    mentions = articles | "ExtractEvents" >> ExtractEvents(opts.spacy_model)
+    events = mentions | "MergeEvents" >> MergeEvents()
+    # Next stages, in DESIGN's order: AssignStories -> AlertOnEvents.
 
     rejected = (read["rejected"], normalized["rejected"], marked["rejected"]) | "AllRejected" >> beam.Flatten()
     articles | "WriteArticles" >> WriteTable("articles", output, window)
+    events | "WriteEvents" >> WriteTable("events", output, window)
     rejected | "WriteRejected" >> WriteTable("rejected", output, window)
     return p

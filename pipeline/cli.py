@@ -78,7 +78,9 @@ class RunSummary:
 
     by_origin: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    events: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     copies: int = 0
+    extract_failed: int = 0
 
     @classmethod
     def from_metrics(cls, counters: list[Any]) -> RunSummary:
@@ -92,8 +94,12 @@ class RunSummary:
             kind, _, name = c.key.metric.name.partition("|")
             if kind == "reason":
                 summary.reasons[name] += value
+            elif kind == "events":
+                summary.events[name] += value
             elif kind == "copies":
                 summary.copies += value
+            elif kind == "extract_failed":
+                summary.extract_failed += value
             else:
                 summary.by_origin[name][kind] += value
         return summary
@@ -120,9 +126,14 @@ class RunSummary:
         if self.reasons:
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.reasons.items(), key=lambda kv: -kv[1]))
             out.write(f"  rejected by reason: {reasons}\n")
+        if self.events:
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.events.items()))
+            out.write(f"  event rows (one per event version): {sum(self.events.values())} ({kinds})\n")
+        if self.extract_failed:
+            out.write(f"  WARNING: extraction failed on {self.extract_failed} articles (see the log)\n")
         if not self.balanced:
             out.write("  WARNING: read != articles + rejected for some source; please report this\n")
-        out.write(f"output: {output}/articles  {output}/rejected\n")
+        out.write(f"output: {output}/articles  {output}/events  {output}/rejected\n")
 
 
 if __name__ == "__main__":

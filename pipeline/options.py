@@ -48,6 +48,13 @@ class NewsmonOptions(PipelineOptions):
             "--fetch-retries", dest="fetch_retries", default="2", help="retries on 5xx/network errors (default 2)"
         )
         group.add_argument("--max-redirects", dest="max_redirects", default="5", help="HTTP redirect cap (default 5)")
+        group.add_argument(
+            "--spacy-model",
+            dest="spacy_model",
+            default=None,
+            help="an installed spaCy model (e.g. en_core_web_sm) whose NER runs after the gazetteers; "
+            "default: rules on a blank English pipeline",
+        )
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
@@ -91,6 +98,15 @@ def window_seconds(opts: NewsmonOptions) -> int:
     if seconds < 1 or seconds != int(seconds):
         raise UsageError(f"--window {opts.window!r}: want whole seconds, at least 1s")
     return int(seconds)
+
+
+def check_spacy_model(opts: NewsmonOptions) -> None:
+    """--spacy-model must name an installed package: say so before the workers start."""
+    if opts.spacy_model:
+        import spacy.util
+
+        if not spacy.util.is_package(opts.spacy_model):
+            raise UsageError(f"--spacy-model {opts.spacy_model}: not installed (see README, 'spaCy models')")
 
 
 def output_path(opts: NewsmonOptions) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -45,14 +46,68 @@ REJECTED = pa.schema(
     ]
 )
 
-# Table name -> (schema, the column that identifies a row; files are sorted by it).
-TABLES: dict[str, tuple[pa.Schema, str]] = {
-    "articles": (ARTICLES, "article_id"),
-    "rejected": (REJECTED, "rejected_id"),
+EVIDENCE = pa.struct(
+    [
+        pa.field("field", pa.string()),
+        pa.field("text", pa.string()),
+        pa.field("article_id", pa.string()),
+        pa.field("start", pa.int32()),
+        pa.field("end", pa.int32()),
+    ]
+)
+
+EVENTS = pa.schema(
+    [
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("version", pa.int32(), nullable=False),
+        pa.field("event_type", pa.string(), nullable=False),
+        pa.field("event_date", pa.date32()),
+        pa.field("story_id", pa.string()),
+        pa.field("article_ids", pa.list_(pa.string())),
+        pa.field("source_count", pa.int32()),
+        pa.field("evidence", pa.list_(EVIDENCE)),
+        pa.field("first_seen_at", UTC_TS),
+        pa.field("updated_at", UTC_TS),
+        # air_attack
+        pa.field("attacker", pa.string()),
+        pa.field("target", pa.string()),
+        pa.field("drones_launched", pa.int32()),
+        pa.field("drones_shot_down", pa.int32()),
+        pa.field("drones_suppressed", pa.int32()),
+        pa.field("drones_neutralized_total", pa.int32()),
+        pa.field("missiles_launched", pa.int32()),
+        pa.field("missiles_shot_down", pa.int32()),
+        pa.field("killed", pa.int32()),
+        pa.field("injured", pa.int32()),
+        pa.field("regions", pa.list_(pa.string())),
+        pa.field("claimant", pa.string()),
+        # ceasefire
+        pa.field("proposer", pa.string()),
+        pa.field("duration_hours", pa.int32()),
+        pa.field("status", pa.string()),  # also prisoner_exchange
+        # talks
+        pa.field("location", pa.string()),
+        pa.field("parties", pa.list_(pa.string())),
+        # prisoner_exchange
+        pa.field("prisoners_per_side", pa.int32()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    schema: pa.Schema
+    ids: tuple[str, ...]  # the columns that identify a row; files are sorted by them
+    time: tuple[str, ...]  # the row's window is that of the first of these that is set
+
+
+TABLES: dict[str, Table] = {
+    "articles": Table(ARTICLES, ("article_id",), ("published_at", "ingested_at")),
+    "events": Table(EVENTS, ("event_id", "version"), ("first_seen_at",)),
+    "rejected": Table(REJECTED, ("rejected_id",), ("ingested_at",)),
 }
 
 
 def to_arrow(table: str, rows: Iterable[dict[str, Any]]) -> pa.Table:
     """Rows (dicts keyed by column name) as an Arrow table with the table's exact schema."""
-    schema, _ = TABLES[table]
-    return pa.Table.from_pylist(list(rows), schema=schema)
+    return pa.Table.from_pylist(list(rows), schema=TABLES[table].schema)

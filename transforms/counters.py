@@ -17,6 +17,9 @@ def count_read(origin: str) -> None:
 
 def count_written(table: str, row: dict[str, Any]) -> None:
     """One row written to `table`, by origin; rejections by reason, articles that are copies."""
+    if table == "events":
+        Metrics.counter(NAMESPACE, f"events|{row['event_type']}").inc()
+        return
     Metrics.counter(NAMESPACE, f"{table}|{row['origin']}").inc()
     if table == "rejected":
         Metrics.counter(NAMESPACE, f"reason|{row['reason']}").inc()

@@ -14,6 +14,7 @@ from typing import Any
 
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 
 REGION_SUFFIXES = ("region", "regions", "oblast", "province")
 
@@ -61,6 +62,15 @@ def ruler_patterns() -> list[dict[str, Any]]:
     return patterns
 
 
+@Language.component("paragraph_breaks")
+def paragraph_breaks(doc: Doc) -> Doc:
+    """A line break ends a sentence: headlines, datelines and live-blog entries lack a period."""
+    for token in doc[1:]:
+        if "\n" in doc[token.i - 1].text or "\n" in doc[token.i - 1].whitespace_:
+            token.is_sent_start = True
+    return doc
+
+
 def build_nlp(model: str | None = None) -> Language:
     """The extraction pipeline. With `model` (an installed spaCy package), its NER runs after
     the gazetteer ruler, which wins where they overlap (the small model tags Mykolaiv as PERSON)."""
@@ -70,10 +80,12 @@ def build_nlp(model: str | None = None) -> Language:
             nlp.enable_pipe("senter")
         else:
             nlp.add_pipe("sentencizer", first=True)
+        nlp.add_pipe("paragraph_breaks", first=True)
         before = {"before": "ner"} if "ner" in nlp.pipe_names else {}
         ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"}, **before)
     else:
         nlp = spacy.blank("en")
+        nlp.add_pipe("paragraph_breaks")
         nlp.add_pipe("sentencizer")
         ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
     ruler.add_patterns(ruler_patterns())

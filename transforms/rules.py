@@ -66,7 +66,8 @@ def normalize_numbers(text: str) -> str:
             return str(_UNITS[m.group(3)])
         return str(_TENS[m.group(1)] + (_UNITS[m.group(2)] if m.group(2) else 0))
 
-    s = re.sub(r"\bone of\b", "one_of", s)  # "one of its largest raids" is not a count
+    s = re.sub(r"\bone of\b", "one_of", s)
+    s = re.sub(r"\bno one\b|\bnot one\b", "nobody", s)  # "one of its largest raids" is not a count
     s = _WORD_NUMBER.sub(words, s)
     s = re.sub(r"\b(\d+)-(?:plus|odd)\b|\b(\d+) or (?:so|more)\b", lambda m: "#" * len(m.group(0)), s)
     s = _VAGUE.sub(lambda m: m.group(1) + " " + "#" * len(m.group(2)), s)
@@ -143,6 +144,11 @@ ATTACKER_RU_CLAIM = re.compile(
     r"\bkiev regime\b|\bukraine (?:launched|attacked|fired|sent|targeted|struck)\b|\bon russian territory\b"
 )
 
+RUSSIA_ATTACKS = re.compile(
+    r"\brussia(?:n forces)? (?:attacked|launched|fired|sent|struck|targeted|unleashed|hit)\b|"
+    r"\brussian (?:[a-z-]+ ){0,2}?(?:drones?|missiles?|strikes?|attacks?|shaheds?)\b|\b(?:against|at|on) ukraine\b"
+)
+
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _WEEKDAY = re.compile(r"\b(late |early )?(" + "|".join(WEEKDAYS) + r")('s)?(?: (night|evening|morning|afternoon))?\b")
 _OVERNIGHT = re.compile(r"\bovernight\b|\bthrough the night\b|\bnight-time\b|\bovernight into\b|\bnight of\b")
@@ -173,8 +179,9 @@ class Sentence:
         return self.span.text, self.span.start_char, self.span.end_char
 
 
-def _object_of(tokens: list[str], i: int) -> str | None:
-    """The thing the number at tokens[i] counts: the first object word within a few tokens."""
+def _object_of(tokens: list[str], i: int, through_verb: bool = False) -> str | None:
+    """The thing the number at tokens[i] counts: the first object word within a few tokens
+    ("8 were cruise missiles" only when `through_verb`)."""
     for tok in tokens[i + 1 : i + 7]:
         if tok in DRONE_WORDS or weapons().get(tok) == "drone":
             return "drone"
@@ -186,6 +193,8 @@ def _object_of(tokens: list[str], i: int) -> str | None:
             return "other"
         if tok in {"them", "these", "those", "it"}:
             return None
+        if tok in {"were", "was"} and through_verb:
+            continue
         if tok in _CLAUSE_BREAKS or tok.isdigit() or tok in {".", "were", "was", "had", "have", "has"}:
             return None
     return None
@@ -247,7 +256,8 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
             if obj == "other":
                 continue
             if obj is None and j + 3 < len(clause) and clause[j + 1] == "of" and clause[j + 2] in ("the", "its"):
-                obj = _object_of(clause, j + 2)
+                obj = _object_of(clause, j + 3 if clause[j + 3].isdigit() else j + 2)  # "80 of the 112 drones"
+            predicate_obj = _object_of(clause, j, through_verb=True) if obj is None else None
             count = Count("", obj or "", value)
             if prev[-2:] == ["of", "the"] or prev[-3:] == ["out", "of", "the"] or prev[-2:] == ["out", "of"]:
                 count.slot = "launched"  # "87 of the 143 drones", "out of the 126"
@@ -259,7 +269,7 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
             if count.slot in ("killed", "injured"):
                 count.obj = "people" if count.obj in ("", "people") else count.obj
             elif not count.obj:
-                count.obj = last_object or ""
+                count.obj = predicate_obj or last_object or ""
             if not count.slot:
                 pending.append(count)
             elif _fits(count):
@@ -291,7 +301,7 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
 
 _FROM_CHAIN = {"the", "occupied", "and", ",", "regions", "region", "oblast", "oblasts", "of", "direction", "areas"}
 _AUTHORITY_AFTER = re.compile(
-    r"^\s*(?:regime|government|authorities said|officials said|wire|post|independent|times|herald|ledger|"
+    r"^\s*(?:\w+ly |also |still |has |have )?(?:regime|government|authorities said|officials said|wire|post|independent|times|herald|ledger|"
     r"courier|monitor|dispatch|gazette|'s allies|'s partners|'s western|said|says|has|have|will|would|seldom|"
     r"accused|denied|called|wants|did|does|rejected|accepted|proposed|dismissed|responded|confirmed|insists|"
     r"agreed|urged|welcomed|hopes|argues|declared|announced|ordered|claimed|blamed|is (?:ready|willing))\b"
@@ -374,14 +384,40 @@ def resolve_date(texts: list[str], anchor: datetime, overnight_event: bool) -> d
                 explicit = None
             if explicit and explicit <= day + timedelta(days=1):
                 return explicit + timedelta(days=1) if overnight and "night of" in text else explicit
-    for text in texts:
-        for m in _WEEKDAY.finditer(text):
-            late, weekday, _, part = m.groups()
-            back = (day.weekday() - WEEKDAYS.index(weekday)) % 7
-            found = day - timedelta(days=back)
-            evening = late == "late " or part in ("night", "evening")
-            return found + timedelta(days=1) if overnight and evening and back > 0 else found
-    return day
+    mentions = [(rank, n, shift, weekday) for n, text in enumerate(texts) for rank, shift, weekday in _weekdays(text)]
+    if not mentions:
+        return day
+    _, _, shift, weekday = min(mentions)
+    back = (day.weekday() - WEEKDAYS.index(weekday)) % 7
+    found = day - timedelta(days=back)
+    return found + timedelta(days=1) if overnight and shift and back > 0 else found
+
+
+_INTO_WEEKDAY = re.compile(r"\b(?:night|overnight) (?:from \w+ )?(?:to|into) (" + "|".join(WEEKDAYS) + r")\b")
+_RANGE_BEFORE = re.compile(r"\b(?:until|till|through|to|ending|starting|from|by|next|before)\b[^,.;]{0,15}$")
+_SAID_BEFORE = re.compile(r"\b(?:said|says|reported|announced|told|statement|update|added)\b[^,.;]{0,20}$")
+
+
+def _weekdays(text: str) -> list[tuple[int, int, str]]:
+    """(rank, shift, weekday) of each weekday in a text. Rank 0: tied to the event ("late
+    Monday", "Monday night", "Wednesday's strike", "the night into Friday"); 1: "on Monday";
+    2: when something was said. shift 1: the evening that starts an overnight attack."""
+    found = [(0, 0, m.group(1)) for m in _INTO_WEEKDAY.finditer(text)]
+    for m in _WEEKDAY.finditer(text):
+        late, weekday, possessive, part = m.groups()
+        if any(m.start() <= n < m.end() for n in [text.find(w, m.start()) for _, _, w in found]):
+            continue
+        if late == "late " or part in ("night", "evening"):
+            found.append((0, 1, weekday))
+        elif possessive:
+            found.append((0, 0, weekday))
+        elif _RANGE_BEFORE.search(text[: m.start()]):
+            found.append((3, 0, weekday))  # "until the end of Sunday": a boundary, not the date
+        elif _SAID_BEFORE.search(text[: m.start()]):
+            found.append((2, 0, weekday))
+        else:
+            found.append((1, 0, weekday))
+    return found
 
 
 # ----------------------------------------------------------------------------- events
@@ -435,7 +471,11 @@ def _direction(s: Sentence, previous: tuple[str, str] | None) -> tuple[str, str]
     ru = any(p.startswith("RU-") for p in places)
     ua = any(p.startswith("UA-") and p not in OCCUPIED for p in places)
     russian_claim = "Russian Defence Ministry" in s.claimants and not ua
-    if ATTACKER_RU_CLAIM.search(norm) or russian_claim or (ru and not ua):
+    if ATTACKER_RU_CLAIM.search(norm):
+        return ("UKR", "RUS")
+    if RUSSIA_ATTACKS.search(norm):
+        return ("RUS", "UKR")
+    if russian_claim or (ru and not ua):
         return ("UKR", "RUS")
     if ua or "russia" in norm or "air force" in norm:
         return ("RUS", "UKR")
@@ -585,7 +625,7 @@ _CEASEFIRE_STATUS = [
 _PROPOSER = re.compile(
     r"\b([a-z.]+(?: [a-z]+)?)(?:-proposed|-brokered|'s proposal| proposed| proposes| declared| declares|"
     r" announced| offered| ordered| put forward| called for| proposal)\b|\bproposed by ([a-z.]+(?: [a-z]+)?)|"
-    r"\bproposal (?:from|by) ([a-z.]+(?: [a-z]+)?)",
+    r"\b(?:proposal (?:from|by)|put forward by|offered by|declared by|announced by) ([a-z.]+(?: [a-z]+)?)",
     re.IGNORECASE,
 )
 
@@ -631,7 +671,8 @@ def _word_numbers_only(text: str) -> str:
 _TALKS = re.compile(r"\b(?:talks|negotiations|met|meeting|delegations?|summit|round of)\b")
 _HELD = re.compile(
     r"\b(?:met|held|took place|sat down|ended|concluded|opened|wrapped up|lasted|talked|hours of talks|"
-    r"round of talks|talks between)\b"
+    r"round of talks|talks between|after (?:[\w-]+ )?(?:talks|negotiations|meeting)|"
+    r"(?:negotiators|delegations|officials|delegates|envoys|diplomats) meeting)\b"
 )
 
 
@@ -647,8 +688,9 @@ def talks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
             continue
         m = Mention("talks", local_date(anchor), {}, [])
         m.set("location", city, s)
-        # parties: who met, named before the verb of meeting, or "between X and Y"
-        subject = text[: held.end()] + " " + " ".join(re.findall(r"\bbetween ([^,.;]+)", text))
+        # parties: "between X and Y", else who met, named before the verb of meeting
+        between = re.findall(r"\bbetween ([^,.;]+)", text)
+        subject = " ".join(between) if between else text[: held.end()]
         parties = [p for p in parties_in(subject) if p != HOSTS.get(city)]
         if parties:
             m.set("parties", parties, s)
@@ -662,7 +704,7 @@ _SWAP = re.compile(r"\b(?:exchange[ds]?|swap(?:s|ped)?|released|freed|returned|h
 _PER_SIDE = [
     re.compile(r"\b(\d+) (?:[a-z]+ ){0,6}?for (\d+)\b"),
     re.compile(r"\b(\d+) (?:[a-z-]+ ){0,8}?(?:the same number|an equal number|as many)\b"),
-    re.compile(r"\beach (?:side|country) (?:[a-z]+ ){0,2}?(?:released|freed|handed over|returned|swapped|exchanged|"
+    re.compile(r"\beach (?:side |country )?(?:[a-z]+ ){0,2}?(?:released|freed|handed over|returned|swapped|exchanged|"
                r"gave up|will release|to release|would release)\s+(\d+)\b"),
     re.compile(r"\b(\d+) (?:[a-z-]+ ){0,4}?(?:each|apiece)\b"),
     re.compile(r"\b(\d+) (?:prisoners|pows|captives|servicemen|soldiers) (?:from|on|for) each side\b"),

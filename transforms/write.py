@@ -36,8 +36,9 @@ def window_folder(window: IntervalWindow) -> str:
     return "window_start=" + window.start.to_utc_datetime().strftime("%Y%m%dT%H%M%SZ")
 
 
-def event_time(row: dict[str, Any]) -> Timestamp:
-    return Timestamp.from_utc_datetime(row.get("published_at") or row["ingested_at"])
+def event_time(table: str, row: dict[str, Any]) -> Timestamp:
+    """The time that decides the row's window: the first of the table's time columns that is set."""
+    return Timestamp.from_utc_datetime(next(row[c] for c in TABLES[table].time if row.get(c)))
 
 
 class _KeyByWindow(beam.DoFn):
@@ -52,9 +53,9 @@ class _WriteWindow(beam.DoFn):
 
     def process(self, element: tuple[str, Iterable[dict[str, Any]]]) -> Iterator[str]:
         folder, rows = element
-        _, id_column = TABLES[self._table]
-        rows = sorted(rows, key=lambda r: r[id_column])
-        digest = hashlib.sha256("\n".join(r[id_column] for r in rows).encode()).hexdigest()[:16]
+        ids = TABLES[self._table].ids
+        rows = sorted(rows, key=lambda r: tuple(r[c] for c in ids))
+        digest = hashlib.sha256("\n".join(":".join(str(r[c]) for c in ids) for r in rows).encode()).hexdigest()[:16]
         for n, start in enumerate(range(0, len(rows), MAX_ROWS_PER_FILE)):
             chunk = rows[start : start + MAX_ROWS_PER_FILE]
             path = FileSystems.join(self._output, self._table, folder, f"part-{digest}-{n:03d}.parquet")
@@ -88,7 +89,7 @@ class WriteTable(beam.PTransform):
     def expand(self, rows: beam.PCollection) -> beam.PCollection:
         return (
             rows
-            | "EventTime" >> beam.Map(lambda row: TimestampedValue(row, event_time(row)))
+            | "EventTime" >> beam.Map(lambda row, table: TimestampedValue(row, event_time(table, row)), self._table)
             | "Window" >> beam.WindowInto(FixedWindows(self._window_seconds))
             | "KeyByWindow" >> beam.ParDo(_KeyByWindow())
             | "GroupByWindow" >> beam.GroupByKey()

@@ -1,0 +1,110 @@
+"""ExtractEvents: articles -> event mentions (one per event an article reports), with evidence.
+
+spaCy is loaded once per worker (DoFn.setup) and runs as `nlp.pipe` over batches of articles
+(beam.BatchElements). An exact copy (MarkCopies: same text as its original) does not run spaCy
+again: it takes its original's mentions, re-pointed at its own article id and text.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any, Iterable, Iterator
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.counters import NAMESPACE
+from transforms.nlp import build_nlp
+from transforms.rules import Mention, extract_mentions
+
+logger = logging.getLogger(__name__)
+
+BATCH = {"min_batch_size": 8, "max_batch_size": 64}
+
+
+def mention_row(m: Mention, article: dict[str, Any]) -> dict[str, Any]:
+    """A mention as a dict that MergeEvents folds into events."""
+    return {
+        "article_id": article["article_id"],
+        "reported_at": article["published_at"] or article["ingested_at"],
+        "event_type": m.event_type,
+        "event_date": m.event_date,
+        "fields": dict(m.fields),
+        "evidence": [dict(e, article_id=article["article_id"]) for e in m.evidence],
+    }
+
+
+def is_exact_copy(article: dict[str, Any]) -> bool:
+    return bool(article["duplicate_of"]) and article["similarity"] == 1.0
+
+
+class _Extract(beam.DoFn):
+    def __init__(self, model: str | None):
+        self._model = model
+        self._nlp = None
+        self._failed = Metrics.counter(NAMESPACE, "extract_failed|all")
+
+    def setup(self) -> None:
+        self._nlp = build_nlp(self._model)
+
+    def process(self, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for article, doc in zip(batch, self._nlp.pipe(a["text"] for a in batch)):
+            try:
+                mentions = extract_mentions(doc, article["published_at"], article["ingested_at"])
+            except Exception:  # one odd article must not fail the run; it is counted and logged
+                self._failed.inc()
+                logger.warning("extraction failed for article %s", article["article_id"], exc_info=True)
+                continue
+            for m in mentions:
+                yield mention_row(m, article)
+
+
+def _for_copies(element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[dict[str, Any]]:
+    """The original's mentions, once for each of its exact copies."""
+    _, grouped = element
+    mentions = list(grouped["mentions"])
+    for copy in grouped["copies"]:
+        for m in mentions:
+            evidence = [_repoint(e, copy) for e in m["evidence"]]
+            yield dict(m, article_id=copy["article_id"], reported_at=_reported_at(copy), evidence=evidence)
+
+
+def _repoint(evidence: dict[str, Any], copy: dict[str, Any]) -> dict[str, Any]:
+    """The same sentence in the copy's text (equal up to case and whitespace)."""
+    start = copy["text"].find(evidence["text"])
+    if start < 0:
+        start = copy["text"].lower().find(evidence["text"].lower())
+    end = start + len(evidence["text"]) if start >= 0 else -1
+    return dict(evidence, article_id=copy["article_id"], start=start, end=end)
+
+
+def _reported_at(article: dict[str, Any]) -> datetime:
+    return article["published_at"] or article["ingested_at"]
+
+
+class ExtractEvents(beam.PTransform):
+    """Article rows -> event mention dicts (article_id, reported_at, event_type, event_date,
+    fields, evidence). `model` names an installed spaCy model to add its NER; None is the
+    rule pipeline on a blank English model."""
+
+    def __init__(self, model: str | None = None):
+        super().__init__()
+        self._model = model
+
+    def expand(self, articles: beam.PCollection) -> beam.PCollection:
+        originals, copies = articles | "SplitCopies" >> beam.Partition(lambda a, _: int(is_exact_copy(a)), 2)
+        mentions = (
+            originals
+            | "Batch" >> beam.BatchElements(**BATCH)
+            | "RunSpacy" >> beam.ParDo(_Extract(self._model))
+        )
+        reused = (
+            {
+                "mentions": mentions | "KeyByArticle" >> beam.WithKeys(lambda m: m["article_id"]),
+                "copies": copies | "KeyByOriginal" >> beam.WithKeys(lambda a: a["duplicate_of"]),
+            }
+            | "JoinCopies" >> beam.CoGroupByKey()
+            | "ReuseForCopies" >> beam.FlatMap(_for_copies)
+        )
+        return (mentions, reused) | "AllMentions" >> beam.Flatten()
