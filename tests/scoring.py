@@ -5,7 +5,7 @@ greedily by the number of equal fields. Event precision/recall/F1 count matched 
 accuracy: over matched events, the share of the type's fields (nulls included: a value where
 the gold has none is wrong) that equal the gold.
 
-    .venv/bin/python tests/scoring.py [--errors]     prints the figures (and every mismatch)
+    .venv/bin/python tests/scoring.py [devset|heldout] [--errors]   the figures (and every mismatch)
 """
 
 from __future__ import annotations
@@ -16,19 +16,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-DEVSET = Path(__file__).parent / "data" / "devset" / "articles.jsonl"
+DATA = Path(__file__).parent / "data"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from transforms.nlp import clip  # noqa: E402
 from transforms.rules import EVENT_FIELDS, extract_mentions  # noqa: E402
 
 
-def load_devset() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in DEVSET.read_text().splitlines() if line.strip()]
+def load_devset(name: str = "devset") -> list[dict[str, Any]]:
+    """The labelled articles of tests/data/<name>/articles.jsonl ([] when absent)."""
+    path = DATA / name / "articles.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def predict(nlp: Any, articles: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     out = {}
-    for article, doc in zip(articles, nlp.pipe(a["text"] for a in articles)):
+    for article, doc in zip(articles, nlp.pipe(clip(a["text"]) for a in articles)):
         published = datetime.fromisoformat(article["published_at"])
         mentions = extract_mentions(doc, published, published)
         out[article["id"]] = [
@@ -81,7 +86,8 @@ def score(articles: list[dict[str, Any]], predicted: dict[str, list[dict]]) -> d
 if __name__ == "__main__":
     from transforms.nlp import build_nlp
 
-    articles = load_devset()
+    name = next((a for a in sys.argv[1:] if not a.startswith("-")), "devset")
+    articles = load_devset(name)
     result = score(articles, predict(build_nlp(), articles))
     errors = result.pop("errors")
     print(json.dumps(result, indent=2))

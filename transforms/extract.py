@@ -8,14 +8,15 @@ again: it takes its original's mentions, re-pointed at its own article id and te
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.counters import NAMESPACE
-from transforms.nlp import build_nlp
+from transforms.nlp import build_nlp, clip
 from transforms.rules import Mention, extract_mentions
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class _Extract(beam.DoFn):
         self._nlp = build_nlp(self._model)
 
     def process(self, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for article, doc in zip(batch, self._nlp.pipe(a["text"] for a in batch)):
+        for article, doc in zip(batch, self._nlp.pipe(clip(a["text"]) for a in batch)):
             try:
                 mentions = extract_mentions(doc, article["published_at"], article["ingested_at"])
             except Exception:  # one odd article must not fail the run; it is counted and logged
@@ -94,11 +95,7 @@ class ExtractEvents(beam.PTransform):
 
     def expand(self, articles: beam.PCollection) -> beam.PCollection:
         originals, copies = articles | "SplitCopies" >> beam.Partition(lambda a, _: int(is_exact_copy(a)), 2)
-        mentions = (
-            originals
-            | "Batch" >> beam.BatchElements(**BATCH)
-            | "RunSpacy" >> beam.ParDo(_Extract(self._model))
-        )
+        mentions = originals | "Batch" >> beam.BatchElements(**BATCH) | "RunSpacy" >> beam.ParDo(_Extract(self._model))
         reused = (
             {
                 "mentions": mentions | "KeyByArticle" >> beam.WithKeys(lambda m: m["article_id"]),

@@ -11,8 +11,9 @@ it is the same on every run and runner.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import apache_beam as beam
 

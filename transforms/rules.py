@@ -107,7 +107,7 @@ CUES = {
     "launched": r"launched|launching|launch|fired|firing|sent|used|deployed|unleashed|involved|involving|"
     r"attacked|attacking|took part|comprised|included|a total of|barrage of|salvo of|wave of|attack with|"
     r"attack involving|struck with|targeted (?:with|by)",
-    "killed": r"killed|killing|dead|died|death toll|lost their lives|deaths|fatalities|bodies",
+    "killed": r"killed|killing|dead|died|death toll|toll|lost their lives|deaths|fatalities|bodies",
     "injured": r"injured|injuring|wounded|wounding|hurt|injuries|hospitali[sz]ed",
 }
 _CUE_RE = {name: re.compile(rf"\b(?:{pattern})") for name, pattern in CUES.items()}
@@ -179,6 +179,12 @@ class Sentence:
         return self.span.text, self.span.start_char, self.span.end_char
 
 
+_OBJECT_SCAN_STOPS = {
+    "when", "after", "as", "in", "at", "on", "over", "near", "by", "killed", "injured", "wounded", "hurt", "dead",
+    "shot", "downed", "destroyed", "launched", "fired", "sent", "jammed", "lost",
+}  # fmt: skip
+
+
 def _object_of(tokens: list[str], i: int, through_verb: bool = False) -> str | None:
     """The thing the number at tokens[i] counts: the first object word within a few tokens
     ("8 were cruise missiles" only when `through_verb`)."""
@@ -195,6 +201,8 @@ def _object_of(tokens: list[str], i: int, through_verb: bool = False) -> str | N
             return None
         if tok in {"were", "was"} and through_verb:
             continue
+        if tok in _OBJECT_SCAN_STOPS:
+            return None
         if tok in _CLAUSE_BREAKS or tok.isdigit() or tok in {".", "were", "was", "had", "have", "has"}:
             return None
     return None
@@ -208,7 +216,7 @@ def _fits(c: Count) -> bool:
 def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     bounds, start = [], 0
     for i, tok in enumerate(tokens):
-        if tok in _CLAUSE_BREAKS:
+        if tok in _CLAUSE_BREAKS and not (tok == "but" and i and tokens[i - 1] == "all"):  # "all but six"
             if i > start:
                 bounds.append((start, i))
             start = i + 1
@@ -304,7 +312,9 @@ _AUTHORITY_AFTER = re.compile(
     r"^\s*(?:\w+ly |also |still |has |have )?(?:regime|government|authorities said|officials said|wire|post|independent|times|herald|ledger|"
     r"courier|monitor|dispatch|gazette|'s allies|'s partners|'s western|said|says|has|have|will|would|seldom|"
     r"accused|denied|called|wants|did|does|rejected|accepted|proposed|dismissed|responded|confirmed|insists|"
-    r"agreed|urged|welcomed|hopes|argues|declared|announced|ordered|claimed|blamed|is (?:ready|willing))\b"
+    r"agreed|urged|welcomed|hopes|argues|declared|announced|ordered|claimed|blamed|is (?:ready|willing)|rejects|"
+    r"insists|wants|denies|accuses|claims|blames|calls|confirms|maintains|believes|fears|warns|demands|refuses|"
+    r"expects|disputes|condemned|condemns)\b"
 )
 _AUTHORITY_BEFORE = re.compile(r"\b(?:officials in|leaders in|government in|told|authorities in|talks in)\s*$")
 
@@ -544,9 +554,9 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
                     region_sents.append(s)
         if regions:
             m.fields["regions"] = sorted(regions)
-            s = region_sents[0]
-            text, start, end = s.evidence
-            m.evidence.append({"field": "regions", "text": text, "start": start, "end": end})
+            for s in region_sents:
+                text, start, end = s.evidence
+                m.evidence.append({"field": "regions", "text": text, "start": start, "end": end})
         for s in sentences:
             if s.direction == (attacker, target) and s.claimants and re.search(r"drone|missile|uav|shahed", s.norm):
                 claimant = next((c for c in s.claimants if _claimant_fits(c, target)), None)
@@ -757,4 +767,6 @@ def extract_mentions(doc: Doc, published_at: datetime | None, ingested_at: datet
     mentions += ceasefires(sentences, anchor)
     mentions += talks(sentences, anchor)
     mentions += prisoner_exchanges(sentences, anchor)
+    for m in mentions:  # every field of the type, None where the article does not say
+        m.fields = {name: m.fields.get(name) for name in EVENT_FIELDS[m.event_type]}
     return mentions
