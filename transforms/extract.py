@@ -50,7 +50,7 @@ class _Extract(beam.DoFn):
         self._nlp = build_nlp(self._model)
 
     def process(self, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for article, doc in zip(batch, self._nlp.pipe(clip(a["text"]) for a in batch)):
+        for article, doc in zip(batch, self._nlp.pipe(clip(a["text"]) for a in batch), strict=True):
             try:
                 mentions = extract_mentions(doc, article["published_at"], article["ingested_at"])
             except Exception:  # one odd article must not fail the run; it is counted and logged

@@ -60,7 +60,7 @@ def ruler_patterns() -> list[dict[str, Any]]:
             if not name.lower().endswith(REGION_SUFFIXES) and "around" not in name:
                 patterns += [{"label": "PLACE", "pattern": f"{name} {s}", "id": code} for s in REGION_SUFFIXES]
         patterns += [{"label": "PLACE", "pattern": name, "id": code} for name in cities]
-    for family, kind, names in _rows("weapons.tsv"):
+    for _family, kind, names in _rows("weapons.tsv"):
         patterns += [{"label": "WEAPON", "pattern": name, "id": kind} for name in names.split("|")]
     for label, ident, phrases in actors():
         if label == "CLAIMANT":

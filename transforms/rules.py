@@ -133,7 +133,8 @@ _PERSON_SINGULAR = re.compile(
 )
 # "every one of the missiles was destroyed", "both of which were destroyed": all of them
 _ALL_OF = re.compile(
-    r"\b(?:every one_of|each of|all of|all(?! but)|both of|both)(?: the| them| which| these)?(?: (missiles|drones))?\b[^.;]*?"
+    r"\b(?:every one_of|each of|all of|all(?! but)|both of|both)(?: the| them| which| these)?"
+    r"(?: (missiles|drones))?\b[^.;]*?"
     r"\b(?:were|was)\s+(?:\w+\s+)?(?:destroyed|shot down|intercepted|downed|brought down)"
 )
 _ALL_BUT = re.compile(r"\ball but (\d+) of (?:the |its |their )?(\d+)\b")
@@ -309,7 +310,8 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
 
 _FROM_CHAIN = {"the", "occupied", "and", ",", "regions", "region", "oblast", "oblasts", "of", "direction", "areas"}
 _AUTHORITY_AFTER = re.compile(
-    r"^\s*(?:\w+ly |also |still |has |have )?(?:regime|government|authorities said|officials said|wire|post|independent|times|herald|ledger|"
+    r"^\s*(?:\w+ly |also |still |has |have )?"
+    r"(?:regime|government|authorities said|officials said|wire|post|independent|times|herald|ledger|"
     r"courier|monitor|dispatch|gazette|'s allies|'s partners|'s western|said|says|has|have|will|would|seldom|"
     r"accused|denied|called|wants|did|does|rejected|accepted|proposed|dismissed|responded|confirmed|insists|"
     r"agreed|urged|welcomed|hopes|argues|declared|announced|ordered|claimed|blamed|is (?:ready|willing)|rejects|"
@@ -626,7 +628,8 @@ _CEASEFIRE_STATUS = [
     (
         "accepted",
         re.compile(
-            r"\b(?:accepted|accepts|agreed to|agrees to|backed|endorsed|signed up|supports|(?:ready|willing) to accept)\b"
+            r"\b(?:accepted|accepts|agreed to|agrees to|backed|endorsed|signed up|supports|"
+            r"(?:ready|willing) to accept)\b"
         ),
     ),
     ("declared", re.compile(r"\b(?:declared|declares|announced|announces|ordered|orders)\b")),
