@@ -80,6 +80,7 @@ class RunSummary:
     reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     events: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     copies: int = 0
+    spacy_articles: int = 0
     extract_failed: int = 0
 
     @classmethod
@@ -100,6 +101,8 @@ class RunSummary:
                 summary.copies += value
             elif kind == "extract_failed":
                 summary.extract_failed += value
+            elif kind == "spacy_articles":
+                summary.spacy_articles += value
             else:
                 summary.by_origin[name][kind] += value
         return summary
@@ -129,6 +132,7 @@ class RunSummary:
         if self.events:
             kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.events.items()))
             out.write(f"  event rows (one per event version): {sum(self.events.values())} ({kinds})\n")
+        out.write(f"  spaCy read {self.spacy_articles} articles (exact copies reuse their original's events)\n")
         if self.extract_failed:
             out.write(f"  WARNING: extraction failed on {self.extract_failed} articles (see the log)\n")
         if not self.balanced:

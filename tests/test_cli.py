@@ -213,6 +213,7 @@ def test_same_rows_on_fnapi_and_portable_runner_and_across_runs(sample_run, tmp_
     dated = [r for r in comparable(out_fnapi, "articles") if '"published_at": null' not in r]
     for name in runs:
         assert [r for r in comparable(tmp_path / name, "articles") if '"published_at": null' not in r] == dated
+        assert comparable(tmp_path / name, "events") == comparable(out_fnapi, "events")
         files = sorted(p.name for p in (tmp_path / name / "articles").rglob("*.parquet"))
         assert files == sorted(p.name for p in (out_fnapi / "articles").rglob("*.parquet"))
 
@@ -222,3 +223,78 @@ def test_window_flag_sets_the_partition_length(tmp_path):
     assert done.returncode == 0, done.stderr
     parts = [p.name for p in (tmp_path / "articles").iterdir()]
     assert parts and all(p.endswith("T000000Z") for p in parts)
+
+
+def events_of(out: Path) -> list[dict]:
+    return read_table(out, "events")
+
+
+def latest(events: list[dict]) -> dict[str, dict]:
+    """The latest version of each event, as readers are told to take it."""
+    best: dict[str, dict] = {}
+    for e in events:
+        if e["event_id"] not in best or e["version"] > best[e["event_id"]]["version"]:
+            best[e["event_id"]] = e
+    return best
+
+
+def test_samples_events(sample_run):
+    out, stderr = sample_run
+    articles = by_file(out)
+    events = latest(events_of(out))
+    attacks = {
+        (e["event_date"].isoformat(), e["attacker"]): e for e in events.values() if e["event_type"] == "air_attack"
+    }
+    # Story A: two rewrites, the syndicated copy and the RSS brief are one event
+    a = attacks[("2025-03-14", "RUS")]
+    assert (a["drones_launched"], a["drones_shot_down"], a["drones_suppressed"]) == (126, 71, 48)
+    assert (a["missiles_launched"], a["missiles_shot_down"], a["killed"], a["injured"]) == (4, 2, 3, 14)
+    assert a["regions"] == ["UA-12", "UA-51", "UA-63"] and a["claimant"] == "Ukrainian Air Force"
+    wanted = ["2025-03-14_kyivwire_overnight-attack.txt", "2025-03-14_dniproherald_syndicated-wire.json"]
+    assert {articles[f]["article_id"] for f in wanted} <= set(a["article_ids"]) and a["source_count"] >= 3
+    # Story B: another night with the same 126 drones is another event
+    b = attacks[("2025-03-28", "RUS")]
+    assert (b["drones_launched"], b["drones_shot_down"], b["drones_suppressed"]) == (126, 89, 30)
+    assert b["event_id"] != a["event_id"]
+    # the Russian claim is Ukraine attacking Russia
+    f = attacks[("2025-03-20", "UKR")]
+    assert (f["target"], f["drones_shot_down"], f["claimant"]) == ("RUS", 41, "Russian Defence Ministry")
+    # the analysis piece and the tram story report no event
+    for quiet in ("2025-04-05_baltic-monitor_analysis-drone-war.md", "riga-tram-line.txt"):
+        assert not any(articles[quiet]["article_id"] in e["article_ids"] for e in events.values())
+    # the exact copy reused its original's extraction: spaCy read every article but the copy
+    assert "spaCy read 28 articles" in stderr
+
+
+def test_samples_casualty_update_is_version_2(sample_run):
+    out, _ = sample_run
+    versions = sorted(
+        (e for e in events_of(out) if e["event_type"] == "air_attack" and e["regions"] == ["UA-23"]),
+        key=lambda e: e["version"],
+    )
+    assert [(v["version"], v["killed"], v["injured"]) for v in versions] == [(1, 9, 31), (2, 12, 44)]
+    assert len({v["event_id"] for v in versions}) == 1
+    assert versions[1]["updated_at"] > versions[0]["updated_at"] == versions[0]["first_seen_at"]
+
+
+def test_samples_evidence_points_into_article_text(sample_run):
+    out, _ = sample_run
+    texts = {a["article_id"]: a["text"] for a in read_table(out, "articles")}
+    for event in events_of(out):
+        fields = {e["field"] for e in event["evidence"]}
+        stated = {k for k in ("drones_launched", "killed", "regions", "status", "location") if event.get(k) is not None}
+        assert stated <= fields, event["event_id"]
+        for e in event["evidence"]:
+            assert texts[e["article_id"]][e["start"] : e["end"]] == e["text"]
+
+
+def test_events_read_latest_version_in_duckdb(sample_run):
+    out, _ = sample_run
+    rows = (
+        duckdb.connect()
+        .sql(f"""
+        SELECT event_id, version, killed FROM read_parquet('{out}/events/**/*.parquet', hive_partitioning=true)
+        QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY version DESC) = 1""")
+        .fetchall()
+    )
+    assert len(rows) == len(latest(events_of(out))) and (12 in {k for _, _, k in rows})

@@ -45,12 +45,14 @@ class _Extract(beam.DoFn):
         self._model = model
         self._nlp = None
         self._failed = Metrics.counter(NAMESPACE, "extract_failed|all")
+        self._processed = Metrics.counter(NAMESPACE, "spacy_articles|all")
 
     def setup(self) -> None:
         self._nlp = build_nlp(self._model)
 
     def process(self, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for article, doc in zip(batch, self._nlp.pipe(clip(a["text"]) for a in batch), strict=True):
+            self._processed.inc()
             try:
                 mentions = extract_mentions(doc, article["published_at"], article["ingested_at"])
             except Exception:  # one odd article must not fail the run; it is counted and logged

@@ -2,7 +2,9 @@
 
 Mentions of one real-world event share the event type, the date and the actors (air attacks:
 attacker and target); within such a group, mentions whose launch counts disagree (126 vs 143
-drones) are different events. Reports are folded in the order they were published: the first
+drones) are different events. Mentions from articles without a publication date have no date:
+they group by type and actors, and join only when their numbers agree (at least one count
+equal, none different); their event_date stays null. Reports are folded in the order they were published: the first
 gives version 1, and each later report that changes a field (a new value, a corrected count,
 a region more) gives the next version. A report that changes nothing adds itself to
 `article_ids` / `source_count` of the current version. event_id is a hash of the group key, so
@@ -24,22 +26,37 @@ LIST_FIELDS = {"regions", "parties"}
 DISTINCT_IF_DIFFERENT = ("drones_launched", "missiles_launched")
 
 
+IDENTIFYING = (
+    "drones_launched", "drones_shot_down", "drones_suppressed", "drones_neutralized_total", "missiles_launched",
+    "missiles_shot_down", "killed", "injured", "duration_hours", "prisoners_per_side", "location",
+)  # fmt: skip
+UNDATED = "undated"
+
+
 def merge_key(m: dict[str, Any]) -> str:
     f = m["fields"]
     actors = (f.get("attacker") or "", f.get("target") or "") if m["event_type"] == "air_attack" else ("", "")
-    return "|".join([m["event_type"], m["event_date"].isoformat(), *actors])
+    day = m["event_date"].isoformat() if m["event_date"] else UNDATED
+    return "|".join([m["event_type"], day, *actors])
 
 
-def _compatible(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return all(a.get(k) is None or b.get(k) is None or a[k] == b[k] for k in DISTINCT_IF_DIFFERENT)
+def _compatible(event: dict[str, Any], mention: dict[str, Any], undated: bool) -> bool:
+    def differ(k: str) -> bool:
+        return event.get(k) is not None and mention.get(k) is not None and event[k] != mention[k]
+
+    if undated:  # nothing but the numbers says it is the same event
+        same = any(event.get(k) is not None and event.get(k) == mention.get(k) for k in IDENTIFYING)
+        return same and not any(differ(k) for k in IDENTIFYING)
+    return not any(differ(k) for k in DISTINCT_IF_DIFFERENT)
 
 
 def fold(key: str, mentions: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     """Versioned event rows for the mentions of one group key."""
     ordered = sorted(mentions, key=lambda m: (m["reported_at"], m["article_id"]))
+    undated = f"|{UNDATED}|" in key
     clusters: list[list[dict[str, Any]]] = []
     for m in ordered:
-        home = next((c for c in clusters if _compatible(_launch_counts(c), m["fields"])), None)
+        home = next((c for c in clusters if _compatible(_known_values(c), m["fields"], undated)), None)
         if home is None:
             clusters.append([m])
         else:
@@ -48,12 +65,14 @@ def fold(key: str, mentions: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any
         yield from _versions(stable_id(key, str(n)) if n else stable_id(key), cluster)
 
 
-def _launch_counts(cluster: list[dict[str, Any]]) -> dict[str, Any]:
-    counts: dict[str, Any] = {}
+def _known_values(cluster: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first value each identifying field has in the cluster."""
+    values: dict[str, Any] = {}
     for m in cluster:
-        for k in DISTINCT_IF_DIFFERENT:
-            counts[k] = counts.get(k) if counts.get(k) is not None else m["fields"].get(k)
-    return counts
+        for k in IDENTIFYING:
+            if values.get(k) is None:
+                values[k] = m["fields"].get(k)
+    return values
 
 
 def _versions(event_id: str, cluster: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

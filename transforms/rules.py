@@ -244,6 +244,8 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
         clause = tokens[start:end]
         text = " ".join(clause)
         cues = _cues_in(text)
+        if any(cue == "suppressed" for _, cue in cues):  # "neutralised through electronic jamming"
+            cues = [(pos, "suppressed" if cue == "neutralized" else cue) for pos, cue in cues]
         offsets = []  # char offset of each token in `text`
         pos = 0
         for tok in clause:
@@ -405,6 +407,7 @@ def resolve_date(texts: list[str], anchor: datetime, overnight_event: bool) -> d
     return found + timedelta(days=1) if overnight and shift and back > 0 else found
 
 
+_ATTACK_WORDS = re.compile(r"\b(?:drones?|missiles?|attack\w*|strikes?|struck|shelling|air raid)\b")
 _INTO_WEEKDAY = re.compile(r"\b(?:night|overnight) (?:from \w+ )?(?:to|into) (" + "|".join(WEEKDAYS) + r")\b")
 _RANGE_BEFORE = re.compile(r"\b(?:until|till|through|to|ending|starting|from|by|next|before)\b[^,.;]{0,15}$")
 _SAID_BEFORE = re.compile(r"\b(?:said|says|reported|announced|told|statement|update|added)\b[^,.;]{0,20}$")
@@ -421,6 +424,8 @@ def _weekdays(text: str) -> list[tuple[int, int, str]]:
             continue
         if late == "late " or part in ("night", "evening"):
             found.append((0, 1, weekday))
+        elif late == "early " or part == "morning":
+            found.append((0, 0, weekday))  # the morning an overnight attack ended
         elif possessive:
             found.append((0, 0, weekday))
         elif _RANGE_BEFORE.search(text[: m.start()]):
@@ -465,7 +470,7 @@ class Mention:
     """One event as one article reports it."""
 
     event_type: str
-    event_date: date
+    event_date: date | None  # None when the article has no publication date to resolve it against
     fields: dict[str, Any]
     evidence: list[dict[str, Any]]
 
@@ -565,7 +570,8 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
                 if claimant:
                     m.set("claimant", claimant, s)
                     break
-        texts = [s.norm for s in used[(attacker, target)]] + [s.norm for s in sentences[:2]]
+        about = [s.norm for s in sentences if _OVERNIGHT.search(s.norm) or _ATTACK_WORDS.search(s.norm)]
+        texts = [s.norm for s in used[(attacker, target)]] + about[:3]
         m.event_date = resolve_date(texts, anchor, overnight_event=True)
         mentions.append(m)
     return mentions
@@ -762,7 +768,8 @@ def prisoner_exchanges(sentences: list[Sentence], anchor: datetime) -> list[Ment
 
 
 def extract_mentions(doc: Doc, published_at: datetime | None, ingested_at: datetime) -> list[Mention]:
-    """Every event the article reports, as mentions with evidence spans into its text."""
+    """Every event the article reports, as mentions with evidence spans into its text.
+    Without `published_at` the event dates are unknown (None)."""
     anchor = published_at or ingested_at
     anchor = anchor if anchor.tzinfo else anchor.replace(tzinfo=timezone.utc)
     sentences = analyse(doc)
@@ -772,4 +779,6 @@ def extract_mentions(doc: Doc, published_at: datetime | None, ingested_at: datet
     mentions += prisoner_exchanges(sentences, anchor)
     for m in mentions:  # every field of the type, None where the article does not say
         m.fields = {name: m.fields.get(name) for name in EVENT_FIELDS[m.event_type]}
+        if published_at is None:
+            m.event_date = None  # "overnight", "late Monday": relative to a date nobody gave
     return mentions
