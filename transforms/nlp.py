@@ -78,8 +78,10 @@ def paragraph_breaks(doc: Doc) -> Doc:
 
 
 def build_nlp(model: str | None = None) -> Language:
-    """The extraction pipeline. With `model` (an installed spaCy package), its NER runs after
-    the gazetteer ruler, which wins where they overlap (the small model tags Mykolaiv as PERSON)."""
+    """The extraction pipeline: sentences, gazetteer entities and the per-sentence rule analysis
+    (counts, places, claimants, topics; component `newsmon_sentences`, last). With `model` (an
+    installed spaCy package), its NER runs after the gazetteer ruler, which wins where they
+    overlap (the small model tags Mykolaiv as PERSON)."""
     if model:
         nlp = spacy.load(model, exclude=["parser", "lemmatizer", "attribute_ruler"])
         if "senter" in nlp.pipe_names:
@@ -95,4 +97,7 @@ def build_nlp(model: str | None = None) -> Language:
         nlp.add_pipe("sentencizer")
         ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
     ruler.add_patterns(ruler_patterns())
+    import transforms.rules  # noqa: F401  (registers the newsmon_sentences component)
+
+    nlp.add_pipe("newsmon_sentences")
     return nlp

@@ -9,12 +9,14 @@ Evidence for a value is the span of the sentence it came from.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from transforms.nlp import actors, weapons
@@ -174,6 +176,15 @@ class Sentence:
     direction: tuple[str, str] | None = None
     places: list[str] = field(default_factory=list)
     claimants: list[str] = field(default_factory=list)
+    # what the sentence is about, so that assembling events only reads the sentences it needs
+    historical: bool = False
+    attack_context: bool = False
+    about_attack: bool = False
+    names_weapons: bool = False
+    singular_casualties: list[str] = field(default_factory=list)
+    ceasefire: bool = False
+    talks: bool = False
+    exchange: bool = False
 
     @property
     def evidence(self) -> tuple[str, int, int]:
@@ -323,10 +334,11 @@ _AUTHORITY_AFTER = re.compile(
 _AUTHORITY_BEFORE = re.compile(r"\b(?:officials in|leaders in|government in|told|authorities in|talks in)\s*$")
 
 
-def attack_places(sent: Span) -> list[str]:
-    """ISO codes of places the sentence names as hit, not as launch sites or seats of power."""
+def attack_places(sent: Span, ents: list[Span]) -> list[str]:
+    """ISO codes of places the sentence (with entities `ents`) names as hit, not as launch sites
+    or seats of power."""
     codes = []
-    for ent in sent.ents:
+    for ent in ents:
         if ent.label_ != "PLACE":
             continue
         before = sent.doc[max(sent.start, ent.start - 6) : ent.start]
@@ -499,22 +511,44 @@ def _direction(s: Sentence, previous: tuple[str, str] | None) -> tuple[str, str]
     return previous or ("RUS", "UKR")
 
 
-def _claimants(sent: Span) -> list[str]:
-    return [ent.ent_id_ for ent in sent.ents if ent.label_ == "CLAIMANT"]
-
-
 def analyse(doc: Doc) -> list[Sentence]:
     sentences, last_object, direction = [], None, None
-    for span in doc.sents:
+    spans = list(doc.sents)
+    starts = [span.start for span in spans]
+    ents_by_sentence: dict[int, list[Span]] = {}
+    for ent in doc.ents:  # once, by position: Span.ents and Span.sent walk the whole Doc per call
+        ents_by_sentence.setdefault(starts[bisect.bisect_right(starts, ent.start) - 1], []).append(ent)
+    for span in spans:
         norm = normalize_numbers(span.text)
         s = Sentence(span, norm)
-        s.places = attack_places(span)
-        s.claimants = _claimants(span)
+        ents = ents_by_sentence.get(span.start, [])
+        s.places = attack_places(span, ents)
+        s.claimants = [ent.ent_id_ for ent in ents if ent.label_ == "CLAIMANT"]
         s.direction = direction = _direction(s, direction)
-        if not _HISTORICAL.search(norm):
+        s.historical = bool(_HISTORICAL.search(norm))
+        if not s.historical:
             s.counts, last_object = read_counts(norm, last_object)
+        s.attack_context = bool(_ATTACK_CONTEXT.search(norm))
+        s.about_attack = bool(_OVERNIGHT.search(norm) or _ATTACK_WORDS.search(norm))
+        s.names_weapons = bool(re.search(r"drone|missile|uav|shahed", norm))
+        if s.attack_context and not s.historical:
+            s.singular_casualties = [
+                "killed" if m.group(1) == "killed" or m.group(2) else "injured" for m in _PERSON_SINGULAR.finditer(norm)
+            ]
+        lower = span.text.lower()
+        s.ceasefire = bool(_CEASEFIRE.search(lower))
+        s.talks = bool(_TALKS.search(lower) and _HELD.search(lower) and not _FUTURE_MEETING.search(lower))
+        s.exchange = bool(_EXCHANGE.search(norm) and _SWAP.search(norm))
         sentences.append(s)
     return sentences
+
+
+@Language.component("newsmon_sentences")
+def sentence_analysis(doc: Doc) -> Doc:
+    """The per-sentence rule analysis as a spaCy component, so that nlp.pipe does it in batch;
+    extract_mentions then only assembles events (the part that needs the publication date)."""
+    doc.user_data["newsmon_sentences"] = analyse(doc)
+    return doc
 
 
 def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
@@ -541,9 +575,8 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
     for m, name, c, s in all_of:
         m.set(name, m.fields.get(AIR_FIELDS[("launched", c.obj)]), s)
     for s in sentences:  # "a 28-year-old woman was killed": one, when no count says otherwise
-        if _ATTACK_CONTEXT.search(s.norm) and not _HISTORICAL.search(s.norm):
-            for m_ in _PERSON_SINGULAR.finditer(s.norm):
-                mention(s).set("killed" if m_.group(1) == "killed" or m_.group(2) else "injured", 1, s)
+        for slot in s.singular_casualties:
+            mention(s).set(slot, 1, s)
     mentions = []
     for (attacker, target), m in by_direction.items():
         if m.fields.get("drones_neutralized_total") is not None and (
@@ -554,7 +587,7 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
         m.fields.update(attacker=attacker, target=target)
         regions, region_sents = [], []
         for s in sentences:
-            if s.direction == (attacker, target) and _ATTACK_CONTEXT.search(s.norm):
+            if s.direction == (attacker, target) and s.attack_context:
                 new = [p for p in dict.fromkeys(s.places) if _in_country(p, target) and p not in regions]
                 if new:
                     regions += new
@@ -565,12 +598,12 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
                 text, start, end = s.evidence
                 m.evidence.append({"field": "regions", "text": text, "start": start, "end": end})
         for s in sentences:
-            if s.direction == (attacker, target) and s.claimants and re.search(r"drone|missile|uav|shahed", s.norm):
+            if s.direction == (attacker, target) and s.claimants and s.names_weapons:
                 claimant = next((c for c in s.claimants if _claimant_fits(c, target)), None)
                 if claimant:
                     m.set("claimant", claimant, s)
                     break
-        about = [s.norm for s in sentences if _OVERNIGHT.search(s.norm) or _ATTACK_WORDS.search(s.norm)]
+        about = [s.norm for s in sentences if s.about_attack]
         texts = [s.norm for s in used[(attacker, target)]] + about[:3]
         m.event_date = resolve_date(texts, anchor, overnight_event=True)
         mentions.append(m)
@@ -650,7 +683,7 @@ _PROPOSER = re.compile(
 
 
 def ceasefires(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
-    relevant = [s for s in sentences if _CEASEFIRE.search(s.norm.replace("#", "0"))]
+    relevant = [s for s in sentences if s.ceasefire]
     if not relevant:
         return []
     m = Mention("ceasefire", local_date(anchor), {}, [])
@@ -697,11 +730,10 @@ _HELD = re.compile(
 
 def talks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
     for s in sentences:
-        text = s.span.text
-        lower = text.lower()
-        held = _HELD.search(lower)
-        if not (_TALKS.search(lower) and held) or _FUTURE_MEETING.search(lower):
+        if not s.talks:
             continue
+        text = s.span.text
+        held = _HELD.search(text.lower())
         city = next((ident for ident, pattern in _CITY_RES if pattern.search(text)), None)
         if not city:
             continue
@@ -739,7 +771,7 @@ _COMPLETED = re.compile(
 
 
 def prisoner_exchanges(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
-    relevant = [s for s in sentences if _EXCHANGE.search(s.norm) and _SWAP.search(s.norm)]
+    relevant = [s for s in sentences if s.exchange]
     if not relevant:
         return []
     m = Mention("prisoner_exchange", local_date(anchor), {}, [])
@@ -772,7 +804,7 @@ def extract_mentions(doc: Doc, published_at: datetime | None, ingested_at: datet
     Without `published_at` the event dates are unknown (None)."""
     anchor = published_at or ingested_at
     anchor = anchor if anchor.tzinfo else anchor.replace(tzinfo=timezone.utc)
-    sentences = analyse(doc)
+    sentences = doc.user_data.get("newsmon_sentences") or analyse(doc)
     mentions = air_attacks(sentences, anchor)
     mentions += ceasefires(sentences, anchor)
     mentions += talks(sentences, anchor)

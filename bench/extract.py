@@ -1,0 +1,152 @@
+"""Extraction benchmark: the ExtractEvents stage in a Beam pipeline vs bare spaCy nlp.pipe.
+
+    .venv/bin/python bench/extract.py [--articles 8000] [--model NAME]
+
+Texts: the labelled dev set and the bundled samples, repeated to N articles. Each measurement
+runs in its own process (peak memory is its own):
+  pipeline, 1 worker   Create -> ExtractEvents -> count, FnApiRunner
+  pipeline, 2 workers  the same with --direct_num_workers=2 --direct_running_mode=multi_processing
+  nlp.pipe, 1 / 2      build_nlp() (the same nlp the stage loads: sentences, gazetteers and the
+                       per-sentence rule analysis), nlp.pipe over the texts, consuming the Docs;
+                       for two, two processes with half the texts each
+Prints a table and writes bench/results/extract.json (figures of the 1-worker run at the top
+level, both in "runs").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "bench" / "results" / "extract.json"
+
+
+def corpus(n: int) -> list[dict]:
+    """N article rows (as the pipeline has them after MarkCopies), none an exact copy."""
+    from transforms.formats import PARSERS, format_of
+    from transforms.normalize import clean_text
+
+    texts = [json.loads(line)["text"] for line in (ROOT / "tests/data/devset/articles.jsonl").open()]
+    for path in sorted((ROOT / "samples" / "articles").iterdir()):
+        data = path.read_bytes()
+        for r in PARSERS[format_of(str(path), data)](data, str(path)):
+            texts.append(clean_text(r["text"], r["html"]))
+    now = datetime(2025, 3, 14, 6, 0, tzinfo=timezone.utc)
+    return [
+        {
+            "article_id": f"a{i}",
+            "text": texts[i % len(texts)],
+            "published_at": now,
+            "ingested_at": now,
+            "duplicate_of": None,
+            "similarity": None,
+        }
+        for i in range(n)
+    ]
+
+
+def run_pipeline(rows: list[dict], workers: int, model: str | None) -> int:
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from transforms.extract import ExtractEvents
+
+    flags = ["--runner=FnApiRunner"]
+    if workers > 1:
+        flags += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
+    with beam.Pipeline(options=PipelineOptions(flags)) as p:
+        _ = (
+            p
+            | beam.Create(rows, reshuffle=True)
+            | ExtractEvents(model)
+            | beam.combiners.Count.Globally()
+            | beam.Map(lambda n: sys.stderr.write(f"mentions {n}\n"))
+        )
+    return len(rows)
+
+
+def _pipe(texts: list[str], model: str | None) -> int:
+    from transforms.nlp import build_nlp
+
+    nlp = build_nlp(model)
+    return sum(1 for _ in nlp.pipe(texts, batch_size=64))
+
+
+def run_bare(rows: list[dict], workers: int, model: str | None) -> int:
+    """nlp.pipe alone; with two workers, two processes each with its own nlp, half the texts each."""
+    from multiprocessing import get_context
+
+    from transforms.nlp import clip
+
+    texts = [clip(r["text"]) for r in rows]
+    if workers == 1:
+        return _pipe(texts, model)
+    with get_context("spawn").Pool(workers) as pool:
+        return sum(pool.starmap(_pipe, [(texts[i::workers], model) for i in range(workers)]))
+
+
+def child(mode: str, n: int, workers: int, model: str | None) -> None:
+    rows = corpus(n)
+    start = time.perf_counter()
+    done = run_pipeline(rows, workers, model) if mode == "pipeline" else run_bare(rows, workers, model)
+    seconds = time.perf_counter() - start
+    self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "articles": done, "peak_rss_mb": max(self_mb, children_mb)}))
+
+
+def measure(mode: str, n: int, workers: int, model: str | None) -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, "--articles", str(n), "--workers", str(workers)]
+    cmd += ["--model", model] if model else []
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=8000)
+    parser.add_argument("--model", default=None, help="an installed spaCy model (default: the rule pipeline)")
+    parser.add_argument("--child", choices=["pipeline", "bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.articles, args.workers, args.model)
+        return
+
+    runs = {}
+    for workers in (1, 2):
+        pipeline = measure("pipeline", args.articles, workers, args.model)
+        bare = measure("bare", args.articles, workers, args.model)
+        runs[f"{workers}_worker{'s' if workers > 1 else ''}"] = {
+            "articles_per_s": round(args.articles / pipeline["seconds"], 1),
+            "baseline_articles_per_s": round(args.articles / bare["seconds"], 1),
+            "ratio": round(bare["seconds"] / pipeline["seconds"], 3),
+            "peak_rss_mb": round(pipeline["peak_rss_mb"], 1),
+            "baseline_peak_rss_mb": round(bare["peak_rss_mb"], 1),
+        }
+    result = {
+        "benchmark": "ExtractEvents (spaCy + rules, in Beam) vs bare nlp.pipe on the same texts",
+        "articles": args.articles,
+        "model": args.model or "blank en + sentencizer + gazetteer EntityRuler",
+        **runs["1_worker"],
+        "runs": runs,
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{'':10} {'stage art/s':>12} {'nlp.pipe art/s':>15} {'ratio':>6} {'peak RSS MB':>12} {'bare RSS MB':>12}")
+    for name, r in runs.items():
+        cells = [r["articles_per_s"], r["baseline_articles_per_s"], r["ratio"], r["peak_rss_mb"]]
+        print(f"{name:10} {cells[0]:>12} {cells[1]:>15} {cells[2]:>6} {cells[3]:>12} {r['baseline_peak_rss_mb']:>12}")
+    print(f"-> {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
