@@ -217,13 +217,16 @@ def test_accuracy_on_the_development_set(nlp):
 
 
 def test_accuracy_on_the_held_out_set(nlp):
+    """Written without sight of the rules, never tuned on: the honest figure. It is below the
+    0.9 reached on the development set (README, "Accuracy"); this floor guards against
+    regressions and claims no more than was measured."""
     articles = load_devset("heldout")
     if not articles:
         pytest.skip("tests/data/heldout/articles.jsonl is absent")
     result = score(articles, predict(nlp, articles))
     result.pop("errors")
     print("\nheld-out set:", json.dumps(result))
-    assert result["event_f1"] >= 0.8 and result["field_accuracy"] >= 0.8
+    assert result["event_f1"] >= 0.75 and result["field_accuracy"] >= 0.85
 
 
 @pytest.mark.skipif(not spacy.util.is_package(SMALL_MODEL), reason=f"{SMALL_MODEL} is not installed (make model)")

@@ -65,7 +65,10 @@ ISO3 = re.compile(r"^[A-Z]{3}$")
 # UTC offsets an outlet may plausibly use in June-September 2025 (summer time everywhere relevant)
 OFFSETS = {"+03:00", "+02:00", "+01:00", "+00:00", "-04:00"}
 
-UNITS = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen"
+).split()
 TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 WORDS = {w: i for i, w in enumerate(UNITS)}
 WORDS.update(TENS)
@@ -164,7 +167,8 @@ def check_relative_date(a, ev):
         return None
     if ev["event_type"] == "air_attack":
         anchored = re.search(
-            rf"(late|on) {wd}\b|overnight into {wd}|night (to|into) {wd}|{wd}('s)? (evening|afternoon|morning|strike|attack)",
+            rf"(late|on) {wd}\b|overnight into {wd}|night (to|into) {wd}|"
+            rf"{wd}('s)? (evening|afternoon|morning|strike|attack)",
             text,
         )
         if not anchored:
@@ -414,7 +418,7 @@ def main():
     # ---- originality against the dev set ----
     max_dev = (0.0, None, None)
     if DEVSET.exists():
-        dev = [json.loads(l) for l in DEVSET.read_text(encoding="utf-8").splitlines() if l.strip()]
+        dev = [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines() if line.strip()]
 
         def ngrams(t, n=8):
             w = re.findall(r"[a-z0-9]+", t.lower())
@@ -489,9 +493,8 @@ def main():
     print(f"articles: {len(arts)}; events: {sum(ev_counter.values())} {dict(ev_counter)}")
     print(f"articles with each event type: { {k: len(v) for k, v in by_type.items()} }")
     print(f"air attacks by attacker: {dict(Counter(ev['attacker'] for ev in aa))}")
-    print(
-        f"ceasefire status: {dict(Counter(e['status'] for a in arts for e in a['events'] if e['event_type'] == 'ceasefire'))}"
-    )
+    ceasefire_status = Counter(e["status"] for a in arts for e in a["events"] if e["event_type"] == "ceasefire")
+    print(f"ceasefire status: {dict(ceasefire_status)}")
     print(f"exchange status: {dict(statuses)}")
     print(f"articles without events: {[a['id'] for a in arts if not a['events']]}")
     print(f"story labels: {len(by_story)}; paraphrase pairs: {paraphrase_groups}")
