@@ -51,16 +51,32 @@ class _Extract(beam.DoFn):
         self._nlp = build_nlp(self._model)
 
     def process(self, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for article, doc in zip(batch, self._nlp.pipe(clip(a["text"]) for a in batch), strict=True):
+        try:
+            docs = list(self._nlp.pipe(clip(a["text"]) for a in batch))
+        except Exception:  # find the article that broke the batch; the others go on
+            docs = [self._one(a) for a in batch]
+        for article, doc in zip(batch, docs, strict=True):
             self._processed.inc()
+            if doc is None:
+                continue
             try:
                 mentions = extract_mentions(doc, article["published_at"], article["ingested_at"])
             except Exception:  # one odd article must not fail the run; it is counted and logged
-                self._failed.inc()
-                logger.warning("extraction failed for article %s", article["article_id"], exc_info=True)
+                self._fail(article)
                 continue
             for m in mentions:
                 yield mention_row(m, article)
+
+    def _one(self, article: dict[str, Any]) -> Any:
+        try:
+            return self._nlp(clip(article["text"]))
+        except Exception:
+            self._fail(article)
+            return None
+
+    def _fail(self, article: dict[str, Any]) -> None:
+        self._failed.inc()
+        logger.warning("extraction failed for article %s", article["article_id"], exc_info=True)
 
 
 def _for_copies(element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[dict[str, Any]]:

@@ -215,9 +215,14 @@ def _object_of(tokens: list[str], i: int, through_verb: bool = False) -> str | N
             continue
         if tok in _OBJECT_SCAN_STOPS:
             return None
-        if tok in _CLAUSE_BREAKS or tok.isdigit() or tok in {".", "were", "was", "had", "have", "has"}:
+        if tok in _CLAUSE_BREAKS or _is_number(tok) or tok in {".", "were", "was", "had", "have", "has"}:
             return None
     return None
+
+
+def _is_number(token: str) -> bool:
+    """ASCII digits only: "¹" and "٣" are digits to str.isdigit but not counts."""
+    return token.isascii() and token.isdigit()
 
 
 def _fits(c: Count) -> bool:
@@ -271,14 +276,14 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
             obj = _object_of(clause, j)
             if obj in ("drone", "missile", "people"):
                 last_object = obj
-            if not tok.isdigit():
+            if not _is_number(tok):
                 continue
             value = int(tok)
             prev = clause[max(0, j - 3) : j]
             if obj == "other":
                 continue
             if obj is None and j + 3 < len(clause) and clause[j + 1] == "of" and clause[j + 2] in ("the", "its"):
-                obj = _object_of(clause, j + 3 if clause[j + 3].isdigit() else j + 2)  # "80 of the 112 drones"
+                obj = _object_of(clause, j + 3 if _is_number(clause[j + 3]) else j + 2)  # "80 of the 112 drones"
             predicate_obj = _object_of(clause, j, through_verb=True) if obj is None else None
             count = Count("", obj or "", value)
             if prev[-2:] == ["of", "the"] or prev[-3:] == ["out", "of", "the"] or prev[-2:] == ["out", "of"]:
