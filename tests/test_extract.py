@@ -209,11 +209,12 @@ def test_bad_input_no_crash_no_invented_event(nlp, text):
     assert events(nlp, text) == []
 
 
-def test_accuracy_on_the_development_set(nlp):
-    articles = load_devset()
+@pytest.mark.parametrize("name", ["devset", "devset2"])
+def test_accuracy_on_the_development_sets(nlp, name):
+    articles = load_devset(name)
     result = score(articles, predict(nlp, articles))
     result.pop("errors")
-    print("\ndevelopment set:", json.dumps(result))
+    print(f"\n{name}:", json.dumps(result))
     assert result["event_f1"] >= 0.9 and result["field_accuracy"] >= 0.9
 
 

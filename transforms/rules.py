@@ -48,9 +48,9 @@ _NOT_COUNTS = [
     re.compile(rf"\b(?:{_MONTHS})\s+\d{{1,2}}(?:\s*(?:-|to|and)\s*\d{{1,2}})?\b"),
     re.compile(
         r"\b\d+(?:\.\d+)?\s*(?:%|percent|per cent|km|kilometres|kilometers|miles|metres|meters|million|billion|"
-        r"tonnes|tons|hryvnias|dollars|euros|hours?|days?|minutes|years|months|weeks|kg|storeys?|floors?|"
-        r"a\.m\.|p\.m\.|am|pm)\b"
+        r"tonnes|tons|hryvnias|dollars|euros|hours?|days?|minutes|years|months|weeks|kg|storeys?|floors?)\b"
     ),
+    re.compile(r"\b\d{1,2}\s*(?:a\.m\.|p\.m\.|am\b|pm\b)"),
     re.compile(r"\b(?:19|20)\d\d\b(?!\s+(?:drones|missiles|people|uavs))"),
     re.compile(r"\b\d+(?:st|nd|rd|th)\b"),
     re.compile(r"\bno\.\s*\d+\b"),
@@ -108,7 +108,7 @@ CUES = {
     "neutralized": r"neutrali[sz]ed|neutrali[sz]ing|taken out",
     "launched": r"launched|launching|launch|fired|firing|sent|used|deployed|unleashed|involved|involving|"
     r"attacked|attacking|took part|comprised|included|a total of|barrage of|salvo of|wave of|attack with|"
-    r"attack involving|struck with|targeted (?:with|by)",
+    r"attack involving|struck with|targeted (?:with|by)|hit|struck|slammed into",
     "killed": r"killed|killing|dead|died|death toll|toll|lost their lives|deaths|fatalities|bodies",
     "injured": r"injured|injuring|wounded|wounding|hurt|injuries|hospitali[sz]ed",
 }
@@ -127,6 +127,13 @@ _ATTACK_CONTEXT = re.compile(
     r"shelling|casualt\w*|dead|died|air defen[cs]e|over the|fell|crashed|shahed\w*|uavs?|shootdowns?)\b"
 )
 
+_PERSON = (
+    r"(?:man|woman|boy|girl|child|teenager|person|resident|civilian|pensioner|driver|worker|employee|firefighter|"
+    r"rescuer|policeman|volunteer|medic|doctor|nurse|journalist|farmer|mother|father|security guard)"
+)
+_PERSON_SINGULAR_ACTIVE = re.compile(
+    rf"\b(killed|injured|wounded|hurt|killing|injuring|wounding) (?:a|an|1) (?:#+-year-old )?(?:[a-z-]+ )?{_PERSON}\b"
+)
 _PERSON_SINGULAR = re.compile(
     r"\b(?:a|an|1)\s+(?:#+-year-old\s+)?(?:[a-z-]+\s+){0,2}?"
     r"(?:man|woman|boy|girl|child|teenager|person|resident|civilian|pensioner|driver|worker|employee|firefighter|"
@@ -147,14 +154,31 @@ ATTACKER_RU_CLAIM = re.compile(
     r"\bkiev regime\b|\bukraine (?:launched|attacked|fired|sent|targeted|struck)\b|\bon russian territory\b"
 )
 
+_LAUNCH_AREA = re.compile(
+    r"\b(?:bombers?|jets?|aircraft|tu-\d+\w*|mig-\d+\w*|su-\d+\w*|ships?|submarines?|took off|taking off|"
+    r"airfields?|launch(?:ed|es|ing)? (?:sites?|areas?|pads?|positions?)|launchers?|directions?)\b"
+)
 RUSSIA_ATTACKS = re.compile(
     r"\brussia(?:n forces)? (?:attacked|launched|fired|sent|struck|targeted|unleashed|hit)\b|"
     r"\brussian (?:[a-z-]+ ){0,2}?(?:drones?|missiles?|strikes?|attacks?|shaheds?)\b|\b(?:against|at|on) ukraine\b"
 )
 
+_BACKGROUND = re.compile(r"\bsince\b|\bfor (?:months|years)\b|\bin recent (?:weeks|months)\b|\brepeatedly\b")
+_STRIKE = re.compile(r"\b(?:struck|hit|attacked|targeted|slammed into|set (?:\w+ )?on fire)\b")
+_WHEN = re.compile(
+    r"\b(?:overnight|last night|this morning|early hours|on (?:monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday)|yesterday|today)\b"
+)
+_HABITUAL = re.compile(r"\b(?:repeatedly|regularly|often|frequently|almost daily|every night|routinely|have been)\b")
+
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _WEEKDAY = re.compile(r"\b(late |early )?(" + "|".join(WEEKDAYS) + r")('s)?(?: (night|evening|morning|afternoon))?\b")
 _OVERNIGHT = re.compile(r"\bovernight\b|\bthrough the night\b|\bnight-time\b|\bovernight into\b|\bnight of\b")
+_DATELINE = re.compile(rf"^[a-z/ .-]+, (?:(?:{_MONTHS}|[a-z]{{3}}\.?) \d{{1,2}} )?\([^)]*\) [-–—]\s*")
+_NIGHT_OF = re.compile(
+    rf"\bnight of (?:(\d{{1,2}}) (?:to|-|–|and|into) (\d{{1,2}}) ({_MONTHS})|({_MONTHS}) (\d{{1,2}}) (?:to|-|–|and|into) "
+    rf"(?:\w+ )?(\d{{1,2}}))\b"
+)
 _EXPLICIT_DATE = re.compile(rf"\b(?:on )?(?:(\d{{1,2}}) ({_MONTHS})|({_MONTHS}) (\d{{1,2}}))\b")
 
 
@@ -171,7 +195,8 @@ class Count:
 @dataclass
 class Sentence:
     span: Span
-    norm: str
+    norm: str  # lower case, numbers normalized (normalize_numbers)
+    lower: str = ""  # lower case, apostrophes straight: for dates
     counts: list[Count] = field(default_factory=list)
     direction: tuple[str, str] | None = None
     places: list[str] = field(default_factory=list)
@@ -185,6 +210,7 @@ class Sentence:
     ceasefire: bool = False
     talks: bool = False
     exchange: bool = False
+    reported_strike: bool = False  # a strike on a named place at a stated time, even without counts
 
     @property
     def evidence(self) -> tuple[str, int, int]:
@@ -242,11 +268,11 @@ def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     return bounds
 
 
-def _cues_in(text: str) -> list[tuple[int, str]]:
-    """(char position, cue) of every cue in a clause's text."""
+def _cues_in(text: str) -> list[tuple[int, str, int]]:
+    """(start, cue, end) of every cue in a clause's text."""
     found = []
     for name, pattern in _CUE_RE.items():
-        found += [(m.start(), name) for m in pattern.finditer(text)]
+        found += [(m.start(), name, m.end()) for m in pattern.finditer(text)]
     return sorted(found)
 
 
@@ -260,8 +286,8 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
         clause = tokens[start:end]
         text = " ".join(clause)
         cues = _cues_in(text)
-        if any(cue == "suppressed" for _, cue in cues):  # "neutralised through electronic jamming"
-            cues = [(pos, "suppressed" if cue == "neutralized" else cue) for pos, cue in cues]
+        if any(cue == "suppressed" for _, cue, _ in cues):  # "neutralised through electronic jamming"
+            cues = [(pos, "suppressed" if cue == "neutralized" else cue, end) for pos, cue, end in cues]
         offsets = []  # char offset of each token in `text`
         pos = 0
         for tok in clause:
@@ -282,15 +308,26 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
             prev = clause[max(0, j - 3) : j]
             if obj == "other":
                 continue
-            if obj is None and j + 3 < len(clause) and clause[j + 1] == "of" and clause[j + 2] in ("the", "its"):
-                obj = _object_of(clause, j + 3 if _is_number(clause[j + 3]) else j + 2)  # "80 of the 112 drones"
+            if obj is None and j + 2 < len(clause) and clause[j + 1] == "of":
+                k = j + 2 if clause[j + 2] not in ("the", "its") else j + 3  # "80 of the 112 drones", "6 of 8"
+                if k < len(clause):
+                    obj = _object_of(clause, k if _is_number(clause[k]) else k - 1)
             predicate_obj = _object_of(clause, j, through_verb=True) if obj is None else None
             count = Count("", obj or "", value)
-            if prev[-2:] == ["of", "the"] or prev[-3:] == ["out", "of", "the"] or prev[-2:] == ["out", "of"]:
+            of_number = len(prev) >= 2 and prev[-1] == "of" and _is_number(prev[-2])  # the 60 in "38 of 60"
+            if (
+                prev[-2:] == ["of", "the"]
+                or prev[-3:] == ["out", "of", "the"]
+                or prev[-2:] == ["out", "of"]
+                or of_number
+            ):
                 count.slot = "launched"  # "87 of the 143 drones", "out of the 126"
             elif cues:
-                here = offsets[j]
-                count.slot = min(cues, key=lambda c: (abs(c[0] - here), c[0] < here))[1]
+                here, after_number = offsets[j], offsets[j] + len(tok)
+                # the gap between cue and number: "shot down 24 drones launched by" is shot down
+                count.slot = min(
+                    cues, key=lambda c: (here - c[2] if c[0] < here else c[0] - after_number, c[0] < here)
+                )[1]
             elif inherited:
                 count.slot = inherited
             if count.slot in ("killed", "injured"):
@@ -315,11 +352,14 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
         counts.append(
             Count("shot_down", {"missiles": "missile", "drones": "drone"}.get(m.group(1), last_object or ""), -1)
         )
-    for m in _ALL_N.finditer(norm):
+    for m in _ALL_N.finditer(norm):  # "all 13 drones … were destroyed": launched and shot down
         n = int(m.group(1))
+        downed = _CUE_RE["shot_down"].search(norm, m.end())
         for c in list(counts):
             if c.value == n and c.slot in ("shot_down", "neutralized"):
                 counts.append(Count("launched", c.obj, n))
+            elif c.value == n and c.slot == "launched" and downed:
+                counts.append(Count("shot_down", c.obj, n))
     return counts, last_object
 
 
@@ -348,10 +388,12 @@ def attack_places(sent: Span, ents: list[Span]) -> list[str]:
             continue
         before = sent.doc[max(sent.start, ent.start - 6) : ent.start]
         words = [t.lower_ for t in before]
-        if "from" in words:
-            tail = words[words.index("from") + 1 :] if words.count("from") == 1 else words[-3:]
-            if all(w in _FROM_CHAIN or w.istitle() or w[:1].isupper() or _is_place_word(w) for w in tail):
+        if "from" in words:  # a launch site: "from the Kursk and Oryol regions", "from occupied Crimea"
+            tail = words[len(words) - words[::-1].index("from") :]
+            if all(w in _FROM_CHAIN or _is_place_word(w) for w in tail):
                 continue
+        if (words and words[-1] in ("towards", "toward")) or words[-2:] == ["en", "route"]:
+            continue  # a route, not a target
         after = sent.doc.text[ent.end_char : ent.end_char + 40].lower()
         prefix = sent.doc.text[max(0, ent.start_char - 30) : ent.start_char].lower()
         code = ent.ent_id_
@@ -404,7 +446,15 @@ def resolve_date(texts: list[str], anchor: datetime, overnight_event: bool) -> d
     day = local_date(anchor)
     overnight = overnight_event and any(_OVERNIGHT.search(t) for t in texts)
     for text in texts:
-        if "yesterday" in text:
+        night = _NIGHT_OF.search(text)
+        if night and overnight_event:  # "the night of 17 to 18 September": the morning it ended
+            month = _MONTH_NUMBER[night.group(3) or night.group(4)]
+            ended = int(night.group(2) or night.group(6))
+            try:
+                return date(day.year, month, ended)
+            except ValueError:
+                pass
+        if "yesterday" in text or ("last night" in text and not overnight_event):
             return day - timedelta(days=1)
         m = _EXPLICIT_DATE.search(text)
         if m and (m.group(1) or m.group(4)):
@@ -421,7 +471,8 @@ def resolve_date(texts: list[str], anchor: datetime, overnight_event: bool) -> d
     _, _, shift, weekday = min(mentions)
     back = (day.weekday() - WEEKDAYS.index(weekday)) % 7
     found = day - timedelta(days=back)
-    return found + timedelta(days=1) if overnight and shift and back > 0 else found
+    night = overnight_event and shift == 2  # "Monday night's attack" ended on Tuesday
+    return found + timedelta(days=1) if ((overnight and shift) or night) and back > 0 else found
 
 
 _ATTACK_WORDS = re.compile(r"\b(?:drones?|missiles?|attack\w*|strikes?|struck|shelling|air raid)\b")
@@ -439,7 +490,9 @@ def _weekdays(text: str) -> list[tuple[int, int, str]]:
         late, weekday, possessive, part = m.groups()
         if any(m.start() <= n < m.end() for n in [text.find(w, m.start()) for _, _, w in found]):
             continue
-        if late == "late " or part in ("night", "evening"):
+        if part == "night":
+            found.append((0, 2, weekday))
+        elif late == "late " or part == "evening":
             found.append((0, 1, weekday))
         elif late == "early " or part == "morning":
             found.append((0, 0, weekday))  # the morning an overnight attack ended
@@ -518,6 +571,7 @@ def _direction(s: Sentence, previous: tuple[str, str] | None) -> tuple[str, str]
 
 def analyse(doc: Doc) -> list[Sentence]:
     sentences, last_object, direction = [], None, None
+    last_ministry: str | None = None
     spans = list(doc.sents)
     starts = [span.start for span in spans]
     ents_by_sentence: dict[int, list[Span]] = {}
@@ -525,10 +579,18 @@ def analyse(doc: Doc) -> list[Sentence]:
         ents_by_sentence.setdefault(starts[bisect.bisect_right(starts, ent.start) - 1], []).append(ent)
     for span in spans:
         norm = normalize_numbers(span.text)
-        s = Sentence(span, norm)
+        s = Sentence(span, norm, _DATELINE.sub("", span.text.lower().replace("’", "'")))
         ents = ents_by_sentence.get(span.start, [])
         s.places = attack_places(span, ents)
-        s.claimants = [ent.ent_id_ for ent in ents if ent.label_ == "CLAIMANT"]
+        s.claimants = []
+        for ent in ents:
+            if ent.label_ == "CLAIMANT" and ent.ent_id_ == "the ministry":  # the ministry named before
+                s.claimants += [last_ministry] if last_ministry else []
+            elif ent.label_ == "CLAIMANT":
+                s.claimants.append(ent.ent_id_)
+                last_ministry = ent.ent_id_ if "Ministry" in ent.ent_id_ else last_ministry
+        if _LAUNCH_AREA.search(norm) and not ATTACKER_RU_CLAIM.search(norm):
+            s.places = [p for p in s.places if not p.startswith("RU-")]  # "bombers over the Saratov region"
         s.direction = direction = _direction(s, direction)
         s.historical = bool(_HISTORICAL.search(norm))
         if not s.historical:
@@ -539,11 +601,21 @@ def analyse(doc: Doc) -> list[Sentence]:
         if s.attack_context and not s.historical:
             s.singular_casualties = [
                 "killed" if m.group(1) == "killed" or m.group(2) else "injured" for m in _PERSON_SINGULAR.finditer(norm)
+            ] + [
+                "killed" if m.group(1).startswith("kill") else "injured" for m in _PERSON_SINGULAR_ACTIVE.finditer(norm)
             ]
         lower = span.text.lower()
         s.ceasefire = bool(_CEASEFIRE.search(lower))
         s.talks = bool(_TALKS.search(lower) and _HELD.search(lower) and not _FUTURE_MEETING.search(lower))
         s.exchange = bool(_EXCHANGE.search(norm) and _SWAP.search(norm))
+        s.reported_strike = bool(
+            s.places
+            and not s.historical
+            and _STRIKE.search(norm)
+            and _WHEN.search(norm)
+            and not _HABITUAL.search(norm)
+            and (ATTACKER_RU_CLAIM.search(norm) or RUSSIA_ATTACKS.search(norm))
+        )
         sentences.append(s)
     return sentences
 
@@ -582,6 +654,9 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
     for s in sentences:  # "a 28-year-old woman was killed": one, when no count says otherwise
         for slot in s.singular_casualties:
             mention(s).set(slot, 1, s)
+    for s in sentences:  # "Ukrainian drones struck an oil depot in the Rostov region overnight"
+        if s.direction not in by_direction and s.reported_strike:
+            mention(s)
     mentions = []
     for (attacker, target), m in by_direction.items():
         if m.fields.get("drones_neutralized_total") is not None and (
@@ -592,7 +667,7 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
         m.fields.update(attacker=attacker, target=target)
         regions, region_sents = [], []
         for s in sentences:
-            if s.direction == (attacker, target) and s.attack_context:
+            if s.direction == (attacker, target) and s.attack_context and not _BACKGROUND.search(s.norm):
                 new = [p for p in dict.fromkeys(s.places) if _in_country(p, target) and p not in regions]
                 if new:
                     regions += new
@@ -608,8 +683,8 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
                 if claimant:
                     m.set("claimant", claimant, s)
                     break
-        about = [s.norm for s in sentences if s.about_attack]
-        texts = [s.norm for s in used[(attacker, target)]] + about[:3]
+        about = [s.lower for s in sentences if s.about_attack]
+        texts = [s.lower for s in used[(attacker, target)]] + about[:3]
         m.event_date = resolve_date(texts, anchor, overnight_event=True)
         mentions.append(m)
     return mentions
@@ -677,7 +752,13 @@ _CEASEFIRE_STATUS = [
         ),
     ),
     ("declared", re.compile(r"\b(?:declared|declares|announced|announces|ordered|orders)\b")),
-    ("proposed", re.compile(r"\b(?:proposed|proposes|proposal|offered|called for|calls for|suggested|put forward)\b")),
+    (
+        "proposed",
+        re.compile(
+            r"\b(?:proposed|proposes|proposal|offered|called for|calls for|suggested|put forward|"
+            r"(?:would|will) (?:order|declare|agree to|observe))\b"
+        ),
+    ),
 ]
 _PROPOSER = re.compile(
     r"\b([a-z.]+(?: [a-z]+)?)(?:-proposed|-brokered|'s proposal| proposed| proposes| declared| declares|"
@@ -710,11 +791,11 @@ def ceasefires(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
     if not (m.fields.get("status") or m.fields.get("duration_hours")):
         return []
     m.fields.setdefault("status", "proposed")
-    m.event_date = resolve_date([s.norm for s in relevant], anchor, overnight_event=False)
+    m.event_date = resolve_date([s.lower for s in relevant], anchor, overnight_event=False)
     return [m]
 
 
-_FUTURE_STATUS = re.compile(r"\b(?:would|could|might|may) (?:accept|reject|declare|propose)")
+_FUTURE_STATUS = re.compile(r"\b(?:could|might|may) (?:accept|reject|declare|propose)|\bwould (?:accept|reject)")
 
 
 def _word_numbers_only(text: str) -> str:
@@ -750,7 +831,7 @@ def talks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
         parties = [p for p in parties_in(subject) if p != HOSTS.get(city)]
         if parties:
             m.set("parties", parties, s)
-        m.event_date = resolve_date([s.norm], anchor, overnight_event=False)
+        m.event_date = resolve_date([s.lower], anchor, overnight_event=False)
         return [m]
     return []
 
@@ -758,8 +839,9 @@ def talks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
 _EXCHANGE = re.compile(r"\b(?:prisoners?|pows?|prisoners of war|captives|servicemen|soldiers|defenders)\b")
 _SWAP = re.compile(r"\b(?:exchange[ds]?|swap(?:s|ped)?|released|freed|returned|handed over|brought home)\b")
 _PER_SIDE = [
+    re.compile(r"\b(\d+)-for-(\d+)\b"),
     re.compile(r"\b(\d+) (?:[a-z]+ ){0,6}?for (\d+)\b"),
-    re.compile(r"\b(\d+) (?:[a-z-]+ ){0,8}?(?:the same number|an equal number|as many)\b"),
+    re.compile(r"\b(\d+) [^.;]{0,80}?(?:the same number|an equal number|as many)\b"),
     re.compile(r"\beach (?:side |country )?(?:[a-z]+ ){0,2}?(?:released|freed|handed over|returned|swapped|exchanged|"
                r"gave up|will release|to release|would release)\s+(\d+)\b"),
     re.compile(r"\b(\d+) (?:[a-z-]+ ){0,4}?(?:each|apiece)\b"),
@@ -798,9 +880,15 @@ def prisoner_exchanges(sentences: list[Sentence], anchor: datetime) -> list[Ment
         elif _AGREED.search(text) and m.fields.get("status") is None:
             m.set("status", "agreed", s)
             status_sent = status_sent or s
+    if m.fields.get("prisoners_per_side") is None:  # "118 servicemen returned … in return, 118 prisoners"
+        numbers = [int(n) for s in relevant for n in re.findall(r"\b(\d+) (?=(?:[a-z]+ ){0,2}(?:prisoners|pows|"
+                   r"servicemen|soldiers|defenders|captives))", s.norm)]  # fmt: skip
+        repeated = [n for n in numbers if numbers.count(n) > 1]
+        if repeated:
+            m.set("prisoners_per_side", repeated[0], next(s for s in relevant if str(repeated[0]) in s.norm))
     if m.fields.get("status") is None:
         return []
-    m.event_date = resolve_date([s.norm for s in relevant], anchor, overnight_event=False)
+    m.event_date = resolve_date([s.lower for s in relevant], anchor, overnight_event=False)
     return [m]
 
 
