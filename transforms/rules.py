@@ -176,8 +176,8 @@ _WEEKDAY = re.compile(r"\b(late |early )?(" + "|".join(WEEKDAYS) + r")('s)?(?: (
 _OVERNIGHT = re.compile(r"\bovernight\b|\bthrough the night\b|\bnight-time\b|\bovernight into\b|\bnight of\b")
 _DATELINE = re.compile(rf"^[a-z/ .-]+, (?:(?:{_MONTHS}|[a-z]{{3}}\.?) \d{{1,2}} )?\([^)]*\) [-–—]\s*")
 _NIGHT_OF = re.compile(
-    rf"\bnight of (?:(\d{{1,2}}) (?:to|-|–|and|into) (\d{{1,2}}) ({_MONTHS})|({_MONTHS}) (\d{{1,2}}) (?:to|-|–|and|into) "
-    rf"(?:\w+ )?(\d{{1,2}}))\b"
+    rf"\bnight of (?:(\d{{1,2}}) (?:to|-|–|and|into) (\d{{1,2}}) ({_MONTHS})|"
+    rf"({_MONTHS}) (\d{{1,2}}) (?:to|-|–|and|into) (?:\w+ )?(\d{{1,2}}))\b"
 )
 _EXPLICIT_DATE = re.compile(rf"\b(?:on )?(?:(\d{{1,2}}) ({_MONTHS})|({_MONTHS}) (\d{{1,2}}))\b")
 
