@@ -3,7 +3,7 @@
     .venv/bin/python bench/extract.py [--articles 8000] [--model NAME]
 
 Texts: the labelled dev set and the bundled samples, repeated to N articles. Each measurement
-runs in its own process (peak memory is its own):
+is the median of three runs, each in its own process (peak memory is its own):
   pipeline, 1 worker   Create -> ExtractEvents -> count, FnApiRunner
   pipeline, 2 workers  the same with --direct_num_workers=2 --direct_running_mode=multi_processing
   harness              the same pipeline without ExtractEvents: the stage's time is pipeline
@@ -105,11 +105,15 @@ def child(mode: str, n: int, workers: int, model: str | None) -> None:
     print(json.dumps({"seconds": seconds, "articles": done, "peak_rss_mb": max(self_mb, children_mb)}))
 
 
-def measure(mode: str, n: int, workers: int, model: str | None) -> dict:
+def measure(mode: str, n: int, workers: int, model: str | None, repeats: int = 3) -> dict:
+    """The median run (by seconds) of `repeats`, each in a fresh process."""
     cmd = [sys.executable, __file__, "--child", mode, "--articles", str(n), "--workers", str(workers)]
     cmd += ["--model", model] if model else []
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    runs = []
+    for _ in range(repeats):
+        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
 
 
 def main() -> None:

@@ -7,39 +7,32 @@
 - A syndicated copy (same normalized text, another URL or outlet) is `duplicate_of` the
   earliest report of that text, `similarity` 1.0.
 
+- A near-duplicate (a copy with edits, an article updated under another URL: word-3-shingle
+  Jaccard ≥ NEAR_DUPLICATE with an earlier article) is `duplicate_of` the earliest such article,
+  with that Jaccard as `similarity`. Candidates come from MinHash-LSH (transforms.minhash, fixed
+  seeds) and are verified by their exact Jaccard.
+
 "First" is by published_at, then source and position, so the result does not depend on the
-order in which records arrive. Near-duplicates (MinHash-LSH) build on this stage later.
+order in which records arrive.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 import apache_beam as beam
+import numpy as np
+from apache_beam.metrics import Metrics
 
 from schemas import Rejected
 from schemas.records import stable_id
+from transforms.counters import NAMESPACE
+from transforms.minhash import band_keys, jaccard, shingle_hashes, signature
 
 REJECTED = "rejected"
-_WORD = re.compile(r"\w+")
 _LATEST = datetime.max.replace(tzinfo=timezone.utc)
-
-
-def shingles(text: str, size: int = 3) -> set[str]:
-    """Word n-grams of the case-folded text."""
-    words = _WORD.findall(text.casefold())
-    if len(words) < size:
-        return {" ".join(words)} if words else set()
-    return {" ".join(words[i : i + size]) for i in range(len(words) - size + 1)}
-
-
-def jaccard(a: set[str], b: set[str]) -> float:
-    if not a and not b:
-        return 1.0
-    return len(a & b) / len(a | b)
 
 
 def first_report_order(row: dict[str, Any]) -> tuple:
@@ -66,7 +59,7 @@ class _SameArticle(beam.DoFn):
                 row,
                 article_id=stable_id(first["article_id"], row["content_hash"]),
                 duplicate_of=first["article_id"],
-                similarity=round(jaccard(shingles(first["text"]), shingles(row["text"])), 4),
+                similarity=round(jaccard(shingle_hashes(first["text"]), shingle_hashes(row["text"])), 4),
             )
             versions[row["content_hash"]] = edited["article_id"]
             yield edited
@@ -81,8 +74,93 @@ def _mark_same_text(element: tuple[str, Iterable[dict[str, Any]]]) -> Iterator[d
         yield row if row["duplicate_of"] else dict(row, duplicate_of=original["article_id"], similarity=1.0)
 
 
+NEAR_DUPLICATE = 0.5  # word-3 Jaccard: rewrites by other outlets score 0.03, edits of one text > 0.6
+MAX_BUCKET = 200  # an LSH bucket larger than this is boilerplate, not copies; it is skipped and counted
+
+
+def _with_hashes(row: dict[str, Any]) -> tuple[str, tuple[tuple, bytes]]:
+    return row["article_id"], (first_report_order(row), shingle_hashes(row["text"]).tobytes())
+
+
+def _band_entries(element: tuple[str, tuple[tuple, bytes]]) -> Iterator[tuple[str, tuple[tuple, str]]]:
+    article_id, (order, hashes) = element
+    for key in band_keys(signature(np.frombuffer(hashes, dtype=np.uint64))):
+        yield key, (order, article_id)
+
+
+def _candidate_pairs(element: tuple[str, Iterable[tuple[tuple, str]]]) -> Iterator[tuple[str, str]]:
+    """(later, earlier) for every two articles in one LSH bucket."""
+    _, members = element
+    members = sorted(set(members))
+    if len(members) > MAX_BUCKET:
+        Metrics.counter(NAMESPACE, "lsh_bucket_skipped|all").inc()
+        return
+    for i, (_, later) in enumerate(members):
+        for _, earlier in members[:i]:
+            yield later, earlier
+
+
+def _attach_later_hashes(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, tuple[str, tuple, bytes]]]:
+    later, grouped = element
+    for order, hashes in grouped["hashes"]:
+        for earlier in set(grouped["pairs"]):
+            yield earlier, (later, order, hashes)
+
+
+def _verified(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, tuple[tuple, str, float]]]:
+    """(later, (earlier's order, earlier, Jaccard)) for the candidates that really are near-duplicates."""
+    earlier, grouped = element
+    for earlier_order, earlier_hashes in grouped["hashes"]:
+        mine = np.frombuffer(earlier_hashes, dtype=np.uint64)
+        for later, _, later_hashes in grouped["candidates"]:
+            similarity = jaccard(mine, np.frombuffer(later_hashes, dtype=np.uint64))
+            if similarity >= NEAR_DUPLICATE:
+                yield later, (earlier_order, earlier, similarity)
+
+
+def _mark_near(element: tuple[str, dict[str, list]]) -> Iterator[dict[str, Any]]:
+    """The article, `duplicate_of` its earliest near-duplicate unless already marked."""
+    _, grouped = element
+    originals = sorted(grouped["originals"])
+    for row in grouped["articles"]:
+        if originals and not row["duplicate_of"]:
+            _, original, similarity = originals[0]
+            row = dict(row, duplicate_of=original, similarity=round(similarity, 4))
+        yield row
+
+
+class NearDuplicates(beam.PTransform):
+    """Article rows -> the same rows, near-duplicates marked (MinHash-LSH, verified Jaccard)."""
+
+    def expand(self, articles: beam.PCollection) -> beam.PCollection:
+        hashes = articles | "ShingleHashes" >> beam.Map(_with_hashes)
+        pairs = (
+            hashes
+            | "BandKeys" >> beam.FlatMap(_band_entries)
+            | "GroupByBand" >> beam.GroupByKey()
+            | "CandidatePairs" >> beam.FlatMap(_candidate_pairs)
+            | "DistinctPairs" >> beam.Distinct()
+        )
+        originals = (
+            {"pairs": pairs, "hashes": hashes}
+            | "JoinLater" >> beam.CoGroupByKey()
+            | "ByEarlier" >> beam.FlatMap(_attach_later_hashes)
+        )
+        verified = (
+            {"candidates": originals, "hashes": hashes}
+            | "JoinEarlier" >> beam.CoGroupByKey()
+            | "VerifyJaccard" >> beam.FlatMap(_verified)
+        )
+        return (
+            {"articles": articles | "KeyById" >> beam.WithKeys(lambda r: r["article_id"]), "originals": verified}
+            | "JoinOriginals" >> beam.CoGroupByKey()
+            | "MarkNear" >> beam.FlatMap(_mark_near)
+        )
+
+
 class MarkCopies(beam.PTransform):
-    """Article rows -> {"articles": rows with duplicate_of/similarity, "rejected": repeats}."""
+    """Article rows -> {"articles": rows with duplicate_of/similarity, "rejected": repeats}:
+    exact copies and re-reads first, then near-duplicates."""
 
     def expand(self, articles: beam.PCollection) -> dict[str, beam.PCollection]:
         same_id = (
@@ -96,5 +174,6 @@ class MarkCopies(beam.PTransform):
             | "KeyByContent" >> beam.WithKeys(lambda row: row["content_hash"])
             | "GroupByContent" >> beam.GroupByKey()
             | "MarkSameText" >> beam.FlatMap(_mark_same_text)
+            | "NearDuplicates" >> NearDuplicates()
         )
         return {"articles": marked, "rejected": same_id[REJECTED]}

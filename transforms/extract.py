@@ -2,13 +2,15 @@
 
 spaCy is loaded once per worker (DoFn.setup) and runs as `nlp.pipe` over batches of articles
 (beam.BatchElements). An exact copy (MarkCopies: same text as its original) does not run spaCy
-again: it takes its original's mentions, re-pointed at its own article id and text.
+again: it takes its original's mentions, re-pointed at its own article id and text. Copies
+reach the extracting DoFn as a side input keyed by their original (they are few, and this
+spares a shuffle of every mention).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +23,7 @@ from transforms.rules import Mention, extract_mentions
 
 logger = logging.getLogger(__name__)
 
-BATCH = {"min_batch_size": 8, "max_batch_size": 64}
+BATCH = {"min_batch_size": 32, "max_batch_size": 256}
 
 
 def mention_row(m: Mention, article: dict[str, Any]) -> dict[str, Any]:
@@ -50,13 +52,13 @@ class _Extract(beam.DoFn):
     def setup(self) -> None:
         self._nlp = build_nlp(self._model)
 
-    def process(self, batch: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    def process(self, batch: list[dict[str, Any]], copies: Any) -> Iterator[dict[str, Any]]:
         try:
             docs = list(self._nlp.pipe(clip(a["text"]) for a in batch))
         except Exception:  # find the article that broke the batch; the others go on
             docs = [self._one(a) for a in batch]
+        self._processed.inc(len(batch))
         for article, doc in zip(batch, docs, strict=True):
-            self._processed.inc()
             if doc is None:
                 continue
             try:
@@ -65,7 +67,10 @@ class _Extract(beam.DoFn):
                 self._fail(article)
                 continue
             for m in mentions:
-                yield mention_row(m, article)
+                row = mention_row(m, article)
+                yield row
+                for copy in copies[article["article_id"]]:  # a multimap: [] when it has none
+                    yield _for_copy(row, copy)
 
     def _one(self, article: dict[str, Any]) -> Any:
         try:
@@ -79,14 +84,10 @@ class _Extract(beam.DoFn):
         logger.warning("extraction failed for article %s", article["article_id"], exc_info=True)
 
 
-def _for_copies(element: tuple[str, dict[str, Iterable[Any]]]) -> Iterator[dict[str, Any]]:
-    """The original's mentions, once for each of its exact copies."""
-    _, grouped = element
-    mentions = list(grouped["mentions"])
-    for copy in grouped["copies"]:
-        for m in mentions:
-            evidence = [_repoint(e, copy) for e in m["evidence"]]
-            yield dict(m, article_id=copy["article_id"], reported_at=_reported_at(copy), evidence=evidence)
+def _for_copy(mention: dict[str, Any], copy: dict[str, Any]) -> dict[str, Any]:
+    """The original's mention as its exact copy reports it."""
+    evidence = [_repoint(e, copy) for e in mention["evidence"]]
+    return dict(mention, article_id=copy["article_id"], reported_at=_reported_at(copy), evidence=evidence)
 
 
 def _repoint(evidence: dict[str, Any], copy: dict[str, Any]) -> dict[str, Any]:
@@ -113,13 +114,14 @@ class ExtractEvents(beam.PTransform):
 
     def expand(self, articles: beam.PCollection) -> beam.PCollection:
         originals, copies = articles | "SplitCopies" >> beam.Partition(lambda a, _: int(is_exact_copy(a)), 2)
-        mentions = originals | "Batch" >> beam.BatchElements(**BATCH) | "RunSpacy" >> beam.ParDo(_Extract(self._model))
-        reused = (
-            {
-                "mentions": mentions | "KeyByArticle" >> beam.WithKeys(lambda m: m["article_id"]),
-                "copies": copies | "KeyByOriginal" >> beam.WithKeys(lambda a: a["duplicate_of"]),
-            }
-            | "JoinCopies" >> beam.CoGroupByKey()
-            | "ReuseForCopies" >> beam.FlatMap(_for_copies)
+        copies_by_original = copies | "KeyByOriginal" >> beam.Map(lambda a: (a["duplicate_of"], _copy_fields(a)))
+        return (
+            originals
+            | "Batch" >> beam.BatchElements(**BATCH)
+            | "RunSpacy" >> beam.ParDo(_Extract(self._model), beam.pvalue.AsMultiMap(copies_by_original))
         )
-        return (mentions, reused) | "AllMentions" >> beam.Flatten()
+
+
+def _copy_fields(article: dict[str, Any]) -> dict[str, Any]:
+    """What re-pointing needs of a copy."""
+    return {k: article[k] for k in ("article_id", "text", "published_at", "ingested_at")}
