@@ -1,0 +1,125 @@
+"""MarkCopies: exact copies, edits, re-reads and near-duplicates, on FnApiRunner."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import apache_beam as beam
+import numpy as np
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.util import assert_that
+from helpers import SAMPLES
+
+from transforms.copies import NEAR_DUPLICATE, MarkCopies
+from transforms.formats import parse_text
+from transforms.minhash import band_keys, jaccard, shingle_hashes, signature
+from transforms.normalize import normalize
+
+T0 = datetime(2025, 3, 14, 5, 30, tzinfo=timezone.utc)
+
+
+def story_a() -> str:
+    data = (SAMPLES / "articles" / "2025-03-14_kyivwire_overnight-attack.txt").read_bytes()
+    return next(parse_text(data, "a.txt"))["text"]
+
+
+def article(url: str | None, text: str, minutes: int, outlet: str = "Kyiv Wire") -> dict:
+    raw = {"title": "T", "text": text, "url": url, "outlet": outlet, "published": T0 + timedelta(minutes=minutes)}
+    raw |= {"external_id": None, "locator": None, "html": False, "source": f"/in/{minutes}.txt", "origin": "/in"}
+    return normalize(raw | {"ingested_at": T0 + timedelta(days=1)})
+
+
+def edited(text: str) -> str:
+    """The same wire copy with a new last paragraph and one figure updated."""
+    paragraphs = text.split("\n\n")
+    return "\n\n".join([*paragraphs[:-1], "Officials said later that the number of injured had risen to 16."])
+
+
+def rewrite() -> str:
+    data = (SAMPLES / "articles" / "2025-03-14_baltic-monitor_kharkiv-odessa-strikes.html").read_bytes()
+    from transforms.formats import parse_html
+
+    return next(parse_html(data, "b.html"))["text"]
+
+
+_FOUND: dict[str, dict] = {}
+
+
+def _collect(actual: list[dict]) -> None:
+    """Runs in the (in-process) FnApiRunner worker; pickled by reference, so it fills _FOUND."""
+    _FOUND.update({r["source"]: r for r in actual})
+
+
+def run(rows: list[dict]) -> dict[str, dict]:
+    """MarkCopies over the rows; the marked articles by source."""
+    _FOUND.clear()
+    with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
+        out = p | beam.Create(rows) | MarkCopies()
+        assert_that(out["articles"], _collect)
+    assert _FOUND, "the pipeline produced no articles"
+    return dict(_FOUND)
+
+
+@pytest.fixture(scope="module")
+def texts():
+    return {"original": story_a(), "edited": edited(story_a()), "rewrite": rewrite()}
+
+
+def test_similarities_of_the_cases(texts):
+    original = shingle_hashes(texts["original"])
+    assert jaccard(original, shingle_hashes(texts["edited"])) >= NEAR_DUPLICATE
+    assert jaccard(original, shingle_hashes(texts["rewrite"])) < 0.1
+
+
+def test_copies_edits_and_rewrites(texts):
+    rows = [
+        article("https://kyivwire.example/a", texts["original"], 0),
+        article("https://dnipro.example/a", texts["original"], 30, "Dnipro Herald"),  # syndicated, exact
+        article("https://baltic.example/b", texts["edited"], 60, "Baltic Monitor"),  # an edited copy
+        article("https://kyivwire.example/a", texts["edited"], 90),  # the original updated in place
+        article("https://other.example/c", texts["rewrite"], 45, "Other"),  # a rewrite: not a copy
+    ]
+    marked = run(rows)
+    original_id = marked["/in/0.txt"]["article_id"]
+    assert marked["/in/0.txt"]["duplicate_of"] is None
+    assert (marked["/in/30.txt"]["duplicate_of"], marked["/in/30.txt"]["similarity"]) == (original_id, 1.0)
+    near = marked["/in/60.txt"]
+    assert near["duplicate_of"] == original_id and NEAR_DUPLICATE <= near["similarity"] < 1.0
+    update = marked["/in/90.txt"]
+    assert update["duplicate_of"] == original_id and update["article_id"] != original_id
+    assert marked["/in/45.txt"]["duplicate_of"] is None
+
+
+def test_the_result_does_not_depend_on_arrival_order(texts):
+    rows = [
+        article("https://kyivwire.example/a", texts["original"], 0),
+        article("https://baltic.example/b", texts["edited"], 60, "Baltic Monitor"),
+        article("https://other.example/c", texts["rewrite"], 45, "Other"),
+        article("https://dnipro.example/a", texts["original"], 30, "Dnipro Herald"),
+    ]
+    first = run(rows)
+    random.Random(7).shuffle(rows)
+    assert run(list(reversed(rows))) == first
+
+
+def test_signatures_are_the_same_in_every_process(texts):
+    """No salted hash(): another interpreter with another PYTHONHASHSEED gives the same bands."""
+    code = (
+        "import sys; sys.path.insert(0, '.');"
+        "from transforms.minhash import band_keys, signature, shingle_hashes;"
+        "print(band_keys(signature(shingle_hashes(sys.stdin.read())))[0])"
+    )
+    env = {"PYTHONHASHSEED": "12345", "PATH": ""}
+    other = subprocess.run([sys.executable, "-c", code], input=texts["original"], capture_output=True, text=True,
+                           env=env, check=True).stdout.strip()  # fmt: skip
+    assert other == band_keys(signature(shingle_hashes(texts["original"])))[0]
+
+
+def test_minhash_estimate_tracks_jaccard(texts):
+    a, b = shingle_hashes(texts["original"]), shingle_hashes(texts["edited"])
+    estimate = float(np.mean(signature(a) == signature(b)))
+    assert abs(estimate - jaccard(a, b)) < 0.15
