@@ -4,9 +4,11 @@
 
 Builds N articles from the bundled samples (each a distinct variant; 5% exact copies), writes
 them as JSONL files, then runs in separate processes (so peak memory is each one's own):
-  pipeline  the newsmon pipeline (create_pipeline) on the chosen runner
-  baseline  the same functions (parse_jsonl, normalize, first-report order, to_arrow,
-            pq.write_table per window) in a plain Python loop
+  pipeline  ReadArticles -> NormalizeArticles -> MarkCopies -> WriteTable (articles) on the
+            chosen runner: the ingest stages of create_pipeline, without event extraction
+  baseline  the same functions in a plain Python loop: parse_jsonl, normalize, exact copies by
+            content hash, near-duplicates by the same MinHash bands (earliest 8 per band,
+            verified Jaccard), to_arrow and pq.write_table per window
 Prints a table and writes bench/results/ingest.json.
 """
 
@@ -57,23 +59,34 @@ def build_corpus(n: int, folder: Path) -> None:
 
 
 def run_pipeline(inputs: Path, out: Path, runner: str) -> None:
+    import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipeline import create_pipeline
+    from schemas import SourceSpec
+    from transforms.copies import MarkCopies
+    from transforms.fetch import FetchConfig
+    from transforms.normalize import NormalizeArticles
+    from transforms.read import ReadArticles
+    from transforms.write import WriteTable
 
-    options = PipelineOptions(["--input", str(inputs), "--output", str(out), f"--runner={runner}"])
-    create_pipeline(options).run().wait_until_finish()
+    with beam.Pipeline(options=PipelineOptions([f"--runner={runner}"])) as p:
+        read = p | ReadArticles([SourceSpec("glob", f"{inputs}/*", str(inputs))], FetchConfig())
+        normalized = read["articles"] | NormalizeArticles()
+        marked = normalized["articles"] | MarkCopies()
+        _ = marked["articles"] | WriteTable("articles", str(out), 3600)
 
 
 def run_baseline(inputs: Path, out: Path) -> None:
     """The same work without Beam: parse, normalize, resolve copies, write one file per window."""
     from datetime import datetime, timezone
 
+    import numpy as np
     from apache_beam.transforms.window import IntervalWindow
 
     from schemas import Rejected, to_arrow
-    from transforms.copies import first_report_order
+    from transforms.copies import EARLIEST_IN_BUCKET, NEAR_DUPLICATE, first_report_order
     from transforms.formats import parse_jsonl
+    from transforms.minhash import band_keys, jaccard, shingle_hashes, signature
     from transforms.normalize import normalize
     from transforms.write import window_folder, write_parquet
 
@@ -88,10 +101,23 @@ def run_baseline(inputs: Path, out: Path) -> None:
             row = normalize(raw)
             (rejected if isinstance(row, Rejected) else rows).append(row)
     first_by_text: dict[str, str] = {}
-    for row in sorted(rows, key=first_report_order):
+    buckets: dict[str, list[tuple[int, str, np.ndarray]]] = defaultdict(list)
+    for n, row in enumerate(sorted(rows, key=first_report_order)):
         original = first_by_text.setdefault(row["content_hash"], row["article_id"])
         if original != row["article_id"]:
             row.update(duplicate_of=original, similarity=1.0)
+        hashes = shingle_hashes(row["text"])
+        candidates: dict[int, tuple[str, np.ndarray]] = {}
+        for key in band_keys(signature(hashes)):
+            for seen, earlier_id, earlier_hashes in buckets[key][:EARLIEST_IN_BUCKET]:
+                candidates[seen] = (earlier_id, earlier_hashes)
+            buckets[key].append((n, row["article_id"], hashes))
+        if not row["duplicate_of"]:
+            for _, (earlier_id, earlier_hashes) in sorted(candidates.items(), key=lambda c: c[0]):  # earliest first
+                similarity = jaccard(earlier_hashes, hashes)
+                if similarity >= NEAR_DUPLICATE:
+                    row.update(duplicate_of=earlier_id, similarity=round(similarity, 4))
+                    break
     windows = defaultdict(list)
     for row in rows:
         start = int(row["published_at"].timestamp()) // 3600 * 3600
@@ -143,7 +169,7 @@ def main() -> None:
 
     n = args.articles
     result = {
-        "benchmark": "ingest: read jsonl -> normalize -> mark copies -> windowed Parquet",
+        "benchmark": "ingest: read jsonl -> normalize -> mark copies (exact and MinHash) -> windowed Parquet",
         "articles": n,
         "runner": args.runner,
         "articles_per_s": round(n / pipeline["seconds"], 1),

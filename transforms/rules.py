@@ -379,9 +379,10 @@ _AUTHORITY_AFTER = re.compile(
 _AUTHORITY_BEFORE = re.compile(r"\b(?:officials in|leaders in|government in|told|authorities in|talks in)\s*$")
 
 
-def attack_places(sent: Span, ents: list[Span]) -> list[str]:
-    """ISO codes of places the sentence (with entities `ents`) names as hit, not as launch sites
-    or seats of power."""
+def attack_places(sent: Span, ents: list[Span], text: str) -> list[str]:
+    """ISO codes of places the sentence (with entities `ents`; `text` is the Doc's, which
+    Doc.text would rebuild from the tokens on every call) names as hit, not as launch sites or
+    seats of power."""
     codes = []
     for ent in ents:
         if ent.label_ != "PLACE":
@@ -394,8 +395,8 @@ def attack_places(sent: Span, ents: list[Span]) -> list[str]:
                 continue
         if (words and words[-1] in ("towards", "toward")) or words[-2:] == ["en", "route"]:
             continue  # a route, not a target
-        after = sent.doc.text[ent.end_char : ent.end_char + 40].lower()
-        prefix = sent.doc.text[max(0, ent.start_char - 30) : ent.start_char].lower()
+        after = text[ent.end_char : ent.end_char + 40].lower()
+        prefix = text[max(0, ent.start_char - 30) : ent.start_char].lower()
         code = ent.ent_id_
         capital = code in CAPITAL_REGION
         if ent.start_char < 40 and ent.text.isupper() and after.startswith(","):
@@ -410,7 +411,7 @@ def attack_places(sent: Span, ents: list[Span]) -> list[str]:
             ent.text.lower() == "dnipro" and re.search(r"\b(?:of|across) the\s*$", prefix)
         ):
             continue  # the Dnipro river
-        if capital and _REGION_LIST_AFTER.match(sent.doc.text[ent.end_char : ent.end_char + 160].lower()):
+        if capital and _REGION_LIST_AFTER.match(text[ent.end_char : ent.end_char + 160].lower()):
             code = CAPITAL_REGION[code]  # "the Kyiv, Chernihiv and Sumy regions"
         codes.append(code)
     return codes
@@ -572,6 +573,7 @@ def _direction(s: Sentence, previous: tuple[str, str] | None) -> tuple[str, str]
 def analyse(doc: Doc) -> list[Sentence]:
     sentences, last_object, direction = [], None, None
     last_ministry: str | None = None
+    text = doc.text
     spans = list(doc.sents)
     starts = [span.start for span in spans]
     ents_by_sentence: dict[int, list[Span]] = {}
@@ -581,7 +583,7 @@ def analyse(doc: Doc) -> list[Sentence]:
         norm = normalize_numbers(span.text)
         s = Sentence(span, norm, _DATELINE.sub("", span.text.lower().replace("’", "'")))
         ents = ents_by_sentence.get(span.start, [])
-        s.places = attack_places(span, ents)
+        s.places = attack_places(span, ents, text)
         s.claimants = []
         for ent in ents:
             if ent.label_ == "CLAIMANT" and ent.ent_id_ == "the ministry":  # the ministry named before
