@@ -18,6 +18,7 @@ from transforms.extract import ExtractEvents
 from transforms.merge import MergeEvents
 from transforms.normalize import NormalizeArticles
 from transforms.read import ReadArticles
+from transforms.stories import AssignStories
 from transforms.write import WriteTable
 
 
@@ -37,13 +38,13 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     read = p | "ReadArticles" >> ReadArticles(sources, fetch)
     normalized = read["articles"] | "NormalizeArticles" >> NormalizeArticles()
     marked = normalized["articles"] | "MarkCopies" >> MarkCopies()
-    articles = marked["articles"]
-    mentions = articles | "ExtractEvents" >> ExtractEvents(opts.spacy_model)
-    events = mentions | "MergeEvents" >> MergeEvents()
-    # Next stages, in DESIGN's order: AssignStories -> AlertOnEvents.
+    mentions = marked["articles"] | "ExtractEvents" >> ExtractEvents(opts.spacy_model)
+    merged = mentions | "MergeEvents" >> MergeEvents()
+    articles = {"articles": marked["articles"], "reports": merged["reports"]} | "AssignStories" >> AssignStories()
+    # Next stage, in DESIGN's order: AlertOnEvents.
 
     rejected = (read["rejected"], normalized["rejected"], marked["rejected"]) | "AllRejected" >> beam.Flatten()
     articles | "WriteArticles" >> WriteTable("articles", output, window)
-    events | "WriteEvents" >> WriteTable("events", output, window)
+    merged["events"] | "WriteEvents" >> WriteTable("events", output, window)
     rejected | "WriteRejected" >> WriteTable("rejected", output, window)
     return p

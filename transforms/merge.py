@@ -22,6 +22,7 @@ import apache_beam as beam
 from schemas.records import stable_id
 from transforms.rules import ALL_FIELDS
 
+REPORTS = "reports"
 LIST_FIELDS = {"regions", "parties"}
 DISTINCT_IF_DIFFERENT = ("drones_launched", "missiles_launched")
 
@@ -62,7 +63,11 @@ def fold(key: str, mentions: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any
         else:
             home.append(m)
     for n, cluster in enumerate(clusters):
-        yield from _versions(stable_id(key, str(n)) if n else stable_id(key), cluster)
+        event_id = stable_id(key, str(n)) if n else stable_id(key)
+        yield from _versions(event_id, cluster)
+        for m in cluster:  # which article reported this event: how much it said of it, and how early
+            first = min((e["start"] for e in m["evidence"]), default=0)
+            yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], (-len(m["evidence"]), first, event_id)))
 
 
 def _known_values(cluster: list[dict[str, Any]]) -> dict[str, Any]:
@@ -101,6 +106,11 @@ def _versions(event_id: str, cluster: list[dict[str, Any]]) -> Iterator[dict[str
     return iter(rows)
 
 
+def story_of_event(event_id: str) -> str:
+    """An event's story: articles that mainly report the event belong to it."""
+    return stable_id("story", event_id)
+
+
 def _row(
     event_id: str,
     version: int,
@@ -114,7 +124,7 @@ def _row(
         "version": version,
         "event_type": first["event_type"],
         "event_date": first["event_date"],
-        "story_id": None,
+        "story_id": story_of_event(event_id),
         "article_ids": [],
         "source_count": 0,
         "evidence": [e for name in sorted(evidence) for e in evidence[name]],
@@ -125,12 +135,15 @@ def _row(
 
 
 class MergeEvents(beam.PTransform):
-    """Event mentions -> rows of the events table (one per event and version)."""
+    """Event mentions -> {"events": rows of the events table (one per event and version),
+    "reports": (article_id, (-evidence count, offset of the first evidence, event_id)) for
+    AssignStories}."""
 
-    def expand(self, mentions: beam.PCollection) -> beam.PCollection:
-        return (
+    def expand(self, mentions: beam.PCollection) -> dict[str, beam.PCollection]:
+        merged = (
             mentions
             | "KeyByEvent" >> beam.WithKeys(merge_key)
             | "GroupByEvent" >> beam.GroupByKey()
-            | "FoldVersions" >> beam.FlatMapTuple(fold)
+            | "FoldVersions" >> beam.FlatMapTuple(fold).with_outputs(REPORTS, main="events")
         )
+        return {"events": merged.events, "reports": merged[REPORTS]}

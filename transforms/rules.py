@@ -174,7 +174,10 @@ _HABITUAL = re.compile(r"\b(?:repeatedly|regularly|often|frequently|almost daily
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _WEEKDAY = re.compile(r"\b(late |early )?(" + "|".join(WEEKDAYS) + r")('s)?(?: (night|evening|morning|afternoon))?\b")
 _OVERNIGHT = re.compile(r"\bovernight\b|\bthrough the night\b|\bnight-time\b|\bovernight into\b|\bnight of\b")
-_DATELINE = re.compile(rf"^[a-z/ .-]+, (?:(?:{_MONTHS}|[a-z]{{3}}\.?) \d{{1,2}} )?\([^)]*\) [-–—]\s*")
+_DATELINE = re.compile(
+    rf"^(?:[a-z/ .-]+, (?:(?:{_MONTHS}|[a-z]{{3}}\.?) \d{{1,2}} )?\([^)]*\) [-–—]|[a-z][a-z .'/-]{{1,30}} [—–])\s*",
+    re.IGNORECASE,
+)
 _NIGHT_OF = re.compile(
     rf"\bnight of (?:(\d{{1,2}}) (?:to|-|–|and|into) (\d{{1,2}}) ({_MONTHS})|"
     rf"({_MONTHS}) (\d{{1,2}}) (?:to|-|–|and|into) (?:\w+ )?(\d{{1,2}}))\b"
@@ -820,7 +823,7 @@ def talks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
     for s in sentences:
         if not s.talks:
             continue
-        text = s.span.text
+        text = _DATELINE.sub("", s.span.text)  # "LONDON — …" names where the story was filed
         held = _HELD.search(text.lower())
         city = next((ident for ident, pattern in _CITY_RES if pattern.search(text)), None)
         if not city:
