@@ -38,6 +38,10 @@ class SourceSpec:
     fmt: str | None = None
 
 
+# The tag of the dead-letter output of every stage that can reject a record.
+REJECTED = "rejected"
+
+
 @dataclass(frozen=True)
 class Rejected:
     """A record that cannot become an article; it is written to rejected/."""

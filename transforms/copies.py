@@ -26,10 +26,9 @@ import apache_beam as beam
 import numpy as np
 
 from schemas import Rejected
-from schemas.records import stable_id
+from schemas.records import REJECTED, stable_id
 from transforms.minhash import band_keys, jaccard, shingle_hashes, signature
 
-REJECTED = "rejected"
 _LATEST = datetime.max.replace(tzinfo=timezone.utc)
 
 

@@ -25,9 +25,7 @@ import lxml.html
 from dateutil import parser as dateutil_parser
 
 from schemas import Rejected
-from schemas.records import stable_id
-
-REJECTED = "rejected"
+from schemas.records import REJECTED, stable_id
 
 # ----------------------------------------------------------------------------- text
 

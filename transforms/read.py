@@ -11,13 +11,12 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from schemas import Rejected, SourceSpec
+from schemas.records import REJECTED
 from transforms.counters import count_read
 from transforms.fetch import FetchConfig, FetchFailed, TooLarge, fetch_url, read_file
 from transforms.formats import PARSERS, excerpt, format_of
 
 logger = logging.getLogger(__name__)
-
-REJECTED = "rejected"
 
 
 class _ExpandSources(beam.DoFn):

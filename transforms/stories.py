@@ -23,12 +23,14 @@ from typing import Any
 import apache_beam as beam
 
 from schemas.records import stable_id
+from transforms.copies import first_report_order
 from transforms.merge import story_of_event
 from transforms.nlp import places
 from transforms.rules import local_date, normalize_numbers
 
 STORY_SIMILARITY = 0.5
 UNDATED = "undated"
+WITHOUT_EVENTS = "without_events"  # the tag of the articles that report no event
 
 
 @functools.lru_cache(maxsize=1)
@@ -70,8 +72,6 @@ def _split(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
 
 def _group_by_fingerprint(element: tuple[str, Iterable[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
     """Greedy, in order of first report: an article joins the first group it is similar to."""
-    from transforms.copies import first_report_order
-
     _, articles = element
     groups: list[tuple[frozenset[str], str]] = []
     for article in sorted(articles, key=first_report_order):
@@ -81,9 +81,6 @@ def _group_by_fingerprint(element: tuple[str, Iterable[dict[str, Any]]]) -> Iter
             story = stable_id("story", "article", article["article_id"])
             groups.append((features, story))
         yield dict(article, story_id=story)
-
-
-WITHOUT_EVENTS = "without_events"
 
 
 class AssignStories(beam.PTransform):
