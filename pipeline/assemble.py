@@ -8,6 +8,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from pipeline.options import (
     NewsmonOptions,
     check_spacy_model,
+    dedup_horizon,
     fetch_config,
     output_path,
     sources_from_options,
@@ -32,6 +33,7 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     sources = sources_from_options(opts)
     fetch = fetch_config(opts)
     window = window_seconds(opts)
+    horizon = dedup_horizon(opts)
     check_spacy_model(opts)
 
     p = beam.Pipeline(options=options)
@@ -40,7 +42,8 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     marked = normalized["articles"] | "MarkCopies" >> MarkCopies()
     mentions = marked["articles"] | "ExtractEvents" >> ExtractEvents(opts.spacy_model)
     merged = mentions | "MergeEvents" >> MergeEvents()
-    articles = {"articles": marked["articles"], "reports": merged["reports"]} | "AssignStories" >> AssignStories()
+    stories = {"articles": marked["articles"], "reports": merged["reports"]}
+    articles = stories | "AssignStories" >> AssignStories(horizon)
     # Next stage, in DESIGN's order: AlertOnEvents.
 
     rejected = (read["rejected"], normalized["rejected"], marked["rejected"]) | "AllRejected" >> beam.Flatten()

@@ -103,7 +103,7 @@ class RunSummary:
                 summary.extract_failed += value
             elif kind == "spacy_articles":
                 summary.spacy_articles += value
-            else:
+            elif kind in ("read", "articles", "rejected"):
                 summary.by_origin[name][kind] += value
         return summary
 

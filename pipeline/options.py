@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
@@ -49,6 +50,12 @@ class NewsmonOptions(PipelineOptions):
         )
         group.add_argument("--max-redirects", dest="max_redirects", default="5", help="HTTP redirect cap (default 5)")
         group.add_argument(
+            "--dedup-horizon",
+            dest="dedup_horizon",
+            default="72h",
+            help="how far back a report can join a story; older story state expires (default 72h)",
+        )
+        group.add_argument(
             "--spacy-model",
             dest="spacy_model",
             default=None,
@@ -91,6 +98,10 @@ def fetch_config(opts: NewsmonOptions) -> FetchConfig:
         retries=parse_count(opts.fetch_retries, "--fetch-retries"),
         max_redirects=parse_count(opts.max_redirects, "--max-redirects"),
     )
+
+
+def dedup_horizon(opts: NewsmonOptions) -> timedelta:
+    return timedelta(seconds=parse_duration(opts.dedup_horizon, "--dedup-horizon"))
 
 
 def window_seconds(opts: NewsmonOptions) -> int:

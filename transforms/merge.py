@@ -67,7 +67,8 @@ def fold(key: str, mentions: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any
         yield from _versions(event_id, cluster)
         for m in cluster:  # which article reported this event: how much it said of it, and how early
             first = min((e["start"] for e in m["evidence"]), default=0)
-            yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], (-len(m["evidence"]), first, event_id)))
+            report = (-len(m["evidence"]), first, event_id, m["reported_at"])
+            yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], report))
 
 
 def _known_values(cluster: list[dict[str, Any]]) -> dict[str, Any]:
@@ -106,9 +107,10 @@ def _versions(event_id: str, cluster: list[dict[str, Any]]) -> Iterator[dict[str
     return iter(rows)
 
 
-def story_of_event(event_id: str) -> str:
-    """An event's story: articles that mainly report the event belong to it."""
-    return stable_id("story", event_id)
+def story_of_event(event_id: str, first_report: datetime) -> str:
+    """The story that begins with the report of an event at `first_report`: articles that
+    mainly report the event belong to it (AssignStories starts a new one after a long silence)."""
+    return stable_id("story", event_id, first_report.isoformat())
 
 
 def _row(
@@ -124,7 +126,7 @@ def _row(
         "version": version,
         "event_type": first["event_type"],
         "event_date": first["event_date"],
-        "story_id": story_of_event(event_id),
+        "story_id": story_of_event(event_id, first["reported_at"]),
         "article_ids": [],
         "source_count": 0,
         "evidence": [e for name in sorted(evidence) for e in evidence[name]],
@@ -136,8 +138,8 @@ def _row(
 
 class MergeEvents(beam.PTransform):
     """Event mentions -> {"events": rows of the events table (one per event and version),
-    "reports": (article_id, (-evidence count, offset of the first evidence, event_id)) for
-    AssignStories}."""
+    "reports": (article_id, (-evidence count, offset of the first evidence, event_id, reported_at))
+    for AssignStories}."""
 
     def expand(self, mentions: beam.PCollection) -> dict[str, beam.PCollection]:
         merged = (

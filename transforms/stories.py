@@ -4,8 +4,13 @@ Two outlets rewriting one wire story share facts, not sentences (word-3 Jaccard 
 stories come from what articles report, not from their wording:
 
 - an article that reports events belongs to the story of the event it mainly reports: the one
-  it gives most evidence for (the earliest in its text on a tie); that story is
-  `merge.story_of_event(event_id)`, the same `story_id` the event has in events/;
+  it gives most evidence for (the earliest in its text on a tie). MatchStories keeps, per event,
+  the current story and the time of its last report; a report more than the horizon (72 h by
+  default) after the last one starts a new story. Reports are buffered and handled in event-time
+  order (a watermark timer releases them), so the stories do not depend on arrival order, and
+  an expiry timer drops an event's state once the horizon has passed: memory holds the events
+  of the last horizon, not the whole stream. A story is `merge.story_of_event(event_id, time of
+  its first report)`, so the first story of an event has the `story_id` of its rows in events/;
 - an article without events is grouped with the other event-less articles of the same day
   (Kyiv time) whose fingerprint — the numbers it states and the places it names — has a Jaccard
   of at least STORY_SIMILARITY with it; each group is a story of its own.
@@ -18,19 +23,29 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.coders import PickleCoder
+from apache_beam.metrics import Metrics
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.window import TimestampedValue
+from apache_beam.utils.timestamp import Timestamp
 
 from schemas.records import stable_id
 from transforms.copies import first_report_order
+from transforms.counters import NAMESPACE
 from transforms.merge import story_of_event
 from transforms.nlp import places
 from transforms.rules import local_date, normalize_numbers
 
 STORY_SIMILARITY = 0.5
+DEFAULT_HORIZON = timedelta(hours=72)
 UNDATED = "undated"
 WITHOUT_EVENTS = "without_events"  # the tag of the articles that report no event
+EXPIRED = "expired"  # the tag of the stories whose state MatchStories dropped
 
 
 @functools.lru_cache(maxsize=1)
@@ -52,10 +67,97 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
-def _main_story(element: tuple[str, Iterable[tuple[int, int, str]]]) -> tuple[str, str]:
+def _main_event(element: tuple[str, Iterable[tuple]]) -> TimestampedValue:  # KV at its event time
+    """(event_id, (reported_at, article_id)) of the event the article says most about, at the
+    report's event time."""
     article_id, reports = element
-    *_, event_id = min(reports)
-    return article_id, story_of_event(event_id)
+    _, _, event_id, reported_at = min(reports, key=lambda r: r[:3])
+    return TimestampedValue((event_id, (reported_at, article_id)), Timestamp.from_utc_datetime(reported_at))
+
+
+class MatchStories(beam.DoFn):
+    """Per event id: (event_id, (reported_at, article_id)) -> (article_id, story_id).
+
+    State: the reports waiting for the watermark, the current story and its last report time.
+    When the horizon has passed the state is dropped, counted (story_state_expired) and the
+    story id emitted on the EXPIRED output, which every runner can show (the local
+    DirectRunner records no metrics from timer callbacks).
+    """
+
+    PENDING = BagStateSpec("pending", PickleCoder())
+    STORY = ReadModifyWriteStateSpec("story", PickleCoder())  # (story_id, last report time)
+    RELEASE = TimerSpec("release", TimeDomain.WATERMARK)
+    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+
+    def __init__(self, horizon: timedelta):
+        self._horizon = horizon
+        self._new = Metrics.counter(NAMESPACE, "stories_started|all")
+        self._expired = Metrics.counter(NAMESPACE, "story_state_expired|all")
+
+    def process(
+        self,
+        element: tuple[str, tuple[datetime, str]],
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        release: Any = beam.DoFn.TimerParam(RELEASE),
+    ) -> Iterator[tuple[str, str]]:
+        event_id, (reported_at, article_id) = element
+        pending.add((reported_at, article_id, event_id))
+        earliest = min(at for at, _, _ in pending.read())
+        release.set(Timestamp.from_utc_datetime(earliest))
+        return iter(())
+
+    @on_timer(RELEASE)
+    def release(
+        self,
+        fired: Any = beam.DoFn.TimestampParam,
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        story: Any = beam.DoFn.StateParam(STORY),
+        release: Any = beam.DoFn.TimerParam(RELEASE),
+        expire: Any = beam.DoFn.TimerParam(EXPIRE),
+    ) -> Iterator[tuple[str, str]]:
+        yield from self._drain(fired, pending, story, release, expire)
+
+    @on_timer(EXPIRE)
+    def expire(
+        self,
+        fired: Any = beam.DoFn.TimestampParam,
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        story: Any = beam.DoFn.StateParam(STORY),
+        release: Any = beam.DoFn.TimerParam(RELEASE),
+        expire: Any = beam.DoFn.TimerParam(EXPIRE),
+    ) -> Iterator[Any]:
+        # Timers set in one round may fire in any order (FnApiRunner): reports due before this
+        # moment are handled first, so that a report 1 h after the last one is not orphaned.
+        yield from self._drain(fired, pending, story, release, expire)
+        current = story.read()
+        if current and Timestamp.from_utc_datetime(current[1] + self._horizon) <= fired:
+            story.clear()
+            self._expired.inc()
+            yield beam.pvalue.TaggedOutput(EXPIRED, current[0])
+
+    def _drain(
+        self, fired: Timestamp, pending: Any, story: Any, release: Any, expire: Any
+    ) -> Iterator[tuple[str, str]]:
+        """Handle the pending reports up to `fired` in event-time order; re-arm the timers."""
+        now = fired.to_utc_datetime().replace(tzinfo=timezone.utc)
+        waiting = sorted(pending.read())
+        ready, later = [r for r in waiting if r[0] <= now], [r for r in waiting if r[0] > now]
+        if not ready:
+            return
+        current = story.read()
+        for reported_at, article_id, event_id in ready:
+            if current is None or reported_at - current[1] > self._horizon:
+                current = (story_of_event(event_id, reported_at), reported_at)
+                self._new.inc()
+            current = (current[0], max(current[1], reported_at))
+            yield article_id, current[0]
+        story.write(current)
+        expire.set(Timestamp.from_utc_datetime(current[1] + self._horizon))
+        pending.clear()
+        for r in later:
+            pending.add(r)
+        if later:
+            release.set(Timestamp.from_utc_datetime(later[0][0]))
 
 
 def _split(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
@@ -86,8 +188,17 @@ def _group_by_fingerprint(element: tuple[str, Iterable[dict[str, Any]]]) -> Iter
 class AssignStories(beam.PTransform):
     """{"articles": article rows, "reports": MergeEvents' reports} -> article rows with story_id."""
 
+    def __init__(self, horizon: timedelta = DEFAULT_HORIZON):
+        super().__init__()
+        self._horizon = horizon
+
     def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
-        leads = inputs["reports"] | "GroupReports" >> beam.GroupByKey() | "MainEvent" >> beam.Map(_main_story)
+        leads = (
+            inputs["reports"]
+            | "GroupReports" >> beam.GroupByKey()
+            | "MainEvent" >> beam.Map(_main_event).with_output_types(tuple[str, tuple[datetime, str]])
+            | "MatchStories" >> beam.ParDo(MatchStories(self._horizon)).with_outputs(EXPIRED, main="stories")
+        ).stories
         split = (
             {"articles": inputs["articles"] | "KeyById" >> beam.WithKeys(lambda a: a["article_id"]), "story": leads}
             | "JoinStories" >> beam.CoGroupByKey()
