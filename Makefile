@@ -34,9 +34,10 @@ format: $(BIN)/newsmon ## apply ruff format and the safe ruff fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/)
+bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~12 min)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/extract.py
+	$(BIN)/python bench/dedup.py
 
 clean: ## remove the venv, out/ and caches
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache *.egg-info

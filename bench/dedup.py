@@ -1,0 +1,172 @@
+"""Near-duplicate benchmark: MarkCopies + AssignStories in Beam vs datasketch.MinHashLSH.
+
+    .venv/bin/python bench/dedup.py [--items 100000]
+
+Items: the 16,545 real titles of ../shared/data/ruwa (title and subheading, with their date and
+site), then generated items up to N: 20 % near-copies of an earlier item (an outlet's tag added,
+a word dropped), the rest new texts recombined from the halves of two titles. Each side runs in
+its own process (peak memory is its own):
+  newsmon    Create(article rows) -> MarkCopies -> AssignStories (no events: every item is
+             grouped by its fingerprint) on FnApiRunner, end to end
+  datasketch MinHash (128 permutations) of the same word-3 shingles, MinHashLSH with the same
+             32 bands × 4 rows; each item, in first-report order, queries the index, verifies the
+             candidates by exact Jaccard ≥ 0.5, takes the earliest, and is inserted
+recall_vs_baseline: of the items datasketch finds to be near-duplicates, the share newsmon finds.
+Prints a table and writes bench/results/dedup.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+import zipfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RUWA = ROOT.parent / "shared" / "data" / "ruwa" / "RUWA_01.08.23.csv.zip"
+RESULTS = ROOT / "bench" / "results" / "dedup.json"
+
+
+def items(n: int) -> list[dict]:
+    """N article rows, as MarkCopies receives them (normalized)."""
+    from transforms.normalize import normalize
+
+    with zipfile.ZipFile(RUWA) as z:
+        name = next(f for f in z.namelist() if f.endswith(".csv") and not f.startswith("__MACOSX"))
+        rows = list(csv.DictReader(io.TextIOWrapper(z.open(name), encoding="utf-8")))
+    real = []
+    for r in rows:
+        text = " ".join(x for x in (r["title"], r["desc"]) if x and x.strip())
+        if text.strip():
+            day = datetime.strptime(r["Date"], "%m/%d/%Y").replace(tzinfo=timezone.utc)
+            real.append((text, r["Site"] or "unknown", day))
+    rng = random.Random(20250520)
+    texts = list(real)
+    while len(texts) < n:
+        text, site, day = texts[rng.randrange(len(texts))]
+        if rng.random() < 0.2:  # a near-copy: an outlet's tag, a word dropped
+            words = text.split()
+            if len(words) > 6:
+                del words[rng.randrange(len(words))]
+            texts.append((" ".join(words) + f" | {site.upper()} WIRE", f"copy.{site}", day + timedelta(hours=2)))
+        else:  # a new item from the halves of two titles
+            other = texts[rng.randrange(len(texts))][0].split()
+            words = text.split()
+            mixed = words[: len(words) // 2] + other[len(other) // 2 :] + [str(len(texts))]
+            texts.append((" ".join(mixed), site, day + timedelta(minutes=len(texts) % 1440)))
+    out = []
+    for i, (text, site, day) in enumerate(texts[:n]):
+        raw = {"title": None, "text": text, "url": f"https://{site}/item/{i}", "outlet": site, "published": day}
+        raw |= {"external_id": None, "locator": None, "html": False, "source": "ruwa", "origin": "ruwa"}
+        out.append(normalize(raw | {"ingested_at": day}))
+    return [r for r in out if isinstance(r, dict)]
+
+
+def run_newsmon(rows: list[dict]) -> set[str]:
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from transforms.copies import MarkCopies
+    from transforms.stories import AssignStories
+
+    found_path = Path(f"/tmp/newsmon-dedup-{id(rows)}.txt")
+    with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
+        marked = p | beam.Create(rows, reshuffle=False) | MarkCopies()
+        reports = p | "NoEvents" >> beam.Create([]).with_output_types(tuple[str, tuple])
+        articles = {"articles": marked["articles"], "reports": reports} | AssignStories()
+        _ = (
+            articles
+            | beam.Filter(lambda a: a["duplicate_of"] and a["similarity"] < 1.0)
+            | beam.Map(lambda a: a["article_id"])
+            | beam.combiners.ToList()
+            | beam.Map(lambda ids: found_path.write_text("\n".join(ids)))
+        )
+    return set(found_path.read_text().split()) if found_path.exists() else set()
+
+
+def run_datasketch(rows: list[dict]) -> set[str]:
+    from datasketch import MinHash, MinHashLSH
+
+    from transforms.copies import NEAR_DUPLICATE, first_report_order
+    from transforms.minhash import BANDS, NUM_PERM, ROWS, shingles
+
+    lsh = MinHashLSH(num_perm=NUM_PERM, params=(BANDS, ROWS))
+    found, shingle_sets = set(), {}
+    for row in sorted(rows, key=first_report_order):
+        mine = shingles(row["text"])
+        m = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")
+        m.update_batch([s.encode() for s in mine])
+        for other in lsh.query(m):
+            theirs = shingle_sets[other]
+            if len(mine & theirs) / len(mine | theirs) >= NEAR_DUPLICATE and mine != theirs:
+                found.add(row["article_id"])
+                break
+        if row["article_id"] not in shingle_sets:
+            lsh.insert(row["article_id"], m)
+            shingle_sets[row["article_id"]] = mine
+    return found
+
+
+def child(mode: str, n: int) -> None:
+    rows = items(n)
+    start = time.perf_counter()
+    found = run_newsmon(rows) if mode == "newsmon" else run_datasketch(rows)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb, "items": len(rows), "found": sorted(found)}))
+
+
+def measure(mode: str, n: int) -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, "--items", str(n)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--child", choices=["newsmon", "datasketch"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not RUWA.exists():
+        sys.exit(f"{RUWA} is absent: this benchmark needs ../shared/data")
+    if args.child:
+        child(args.child, args.items)
+        return
+    ours, theirs = measure("newsmon", args.items), measure("datasketch", args.items)
+    n = ours["items"]
+    found, baseline = set(ours["found"]), set(theirs["found"])
+    result = {
+        "benchmark": "near-duplicates: MarkCopies + AssignStories (FnApiRunner) vs datasketch MinHashLSH",
+        "items": n,
+        "articles_per_s": round(n / ours["seconds"], 1),
+        "baseline_articles_per_s": round(n / theirs["seconds"], 1),
+        "ratio": round(theirs["seconds"] / ours["seconds"], 3),
+        "peak_rss_mb": round(ours["peak_rss_mb"], 1),
+        "baseline_peak_rss_mb": round(theirs["peak_rss_mb"], 1),
+        "near_duplicates_found": len(found),
+        "baseline_near_duplicates_found": len(baseline),
+        "recall_vs_baseline": round(len(found & baseline) / len(baseline), 4) if baseline else 1.0,
+        "found_by_newsmon_only": len(found - baseline),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{'':24} {'items/s':>9} {'peak RSS MB':>12} {'near-dups':>10}")
+    print(f"{'newsmon (FnApiRunner)':24} {result['articles_per_s']:>9} {result['peak_rss_mb']:>12} {len(found):>10}")
+    row = [result["baseline_articles_per_s"], result["baseline_peak_rss_mb"], len(baseline)]
+    print(f"{'datasketch MinHashLSH':24} {row[0]:>9} {row[1]:>12} {row[2]:>10}")
+    print(
+        f"ratio {result['ratio']}, recall vs datasketch {result['recall_vs_baseline']} -> {RESULTS.relative_to(ROOT)}"
+    )
+
+
+if __name__ == "__main__":
+    main()
