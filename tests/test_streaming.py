@@ -1,4 +1,4 @@
-"""Stories in a stream: TestStream on the DirectRunner (BundleBasedDirectRunner, streaming)."""
+"""Stories in a stream: test_stream.TestStream on the DirectRunner (BundleBasedDirectRunner, streaming)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.testing.test_stream import TestStream
+from apache_beam.testing import test_stream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
@@ -28,7 +28,7 @@ def watermark(hours: float) -> Timestamp:
     return Timestamp.from_utc_datetime(T0 + timedelta(hours=hours))
 
 
-def run(stream: TestStream, expected: list[tuple[str, str]], expired: list[str] | None = None) -> None:
+def run(stream: test_stream.TestStream, expected: list[tuple[str, str]], expired: list[str] | None = None) -> None:
     """MatchStories over the stream; checks its stories (and the stories whose state expired).
 
     Each stream moves its watermark past its last report before it ends, as a real source
@@ -48,7 +48,7 @@ def story(hours: float) -> str:
 
 def test_a_rewrite_30h_later_joins_the_story_and_one_after_the_horizon_starts_a_new_one():
     stream = (
-        TestStream()
+        test_stream.TestStream()
         .add_elements([report("first", 0)])
         .advance_watermark_to(watermark(1))
         .add_elements([report("rewrite-30h", 30)])
@@ -61,8 +61,8 @@ def test_a_rewrite_30h_later_joins_the_story_and_one_after_the_horizon_starts_a_
 
 
 def test_out_of_order_reports_get_the_same_story_as_in_order():
-    in_order = TestStream().add_elements([report("a", 0)]).add_elements([report("b", 30)])
-    reversed_ = TestStream().add_elements([report("b", 30)]).add_elements([report("a", 0)])
+    in_order = test_stream.TestStream().add_elements([report("a", 0)]).add_elements([report("b", 30)])
+    reversed_ = test_stream.TestStream().add_elements([report("b", 30)]).add_elements([report("a", 0)])
     expected = [("a", story(0)), ("b", story(0))]
     for stream in (in_order, reversed_):
         run(stream.advance_watermark_to(watermark(31)).advance_watermark_to_infinity(), expected)
@@ -70,7 +70,7 @@ def test_out_of_order_reports_get_the_same_story_as_in_order():
 
 def test_state_expires_after_the_horizon():
     stream = (
-        TestStream()
+        test_stream.TestStream()
         .add_elements([report("a", 0), report("b", 30)])
         .advance_watermark_to(watermark(30 + 72 + 1))  # the horizon after the last report has passed
         .add_elements([report("c", 200)])
