@@ -1,4 +1,4 @@
-"""Stories in a stream: test_stream.TestStream on the DirectRunner (BundleBasedDirectRunner, streaming)."""
+"""Stories in a stream: TestStream on the DirectRunner (BundleBasedDirectRunner, streaming)."""
 
 from __future__ import annotations
 
