@@ -23,6 +23,8 @@ setup(
         "markdown-it-py>=3",
         "py3langid==0.4.0",
         "python-dateutil>=2.8",
+        "numpy>=1.24,<2.5",  # MinHash; Beam 2.77 wants numpy < 2.5
+        "tzdata",  # Europe/Kyiv for event dates, also where the OS has no tz database
     ],
     extras_require={
         "dev": ["pytest>=8", "duckdb>=1.1", "ruff==0.17.5", "datasketch==2.0.0"],
