@@ -10,7 +10,7 @@ import spacy.util
 from scoring import load_devset, predict, score
 
 from transforms.nlp import build_nlp, clip
-from transforms.rules import extract_mentions
+from transforms.rules import EVENT_FIELDS, extract_mentions
 
 # Friday 14 March 2025, 07:30 in Kyiv
 PUBLISHED = datetime(2025, 3, 14, 5, 30, tzinfo=timezone.utc)
@@ -246,3 +246,14 @@ def test_a_statistical_model_does_not_lower_accuracy(nlp):
     )
     assert with_model["event_f1"] >= rules["event_f1"]
     assert with_model["field_accuracy"] >= rules["field_accuracy"]
+
+
+def test_the_label_schema_is_the_extractors():
+    """tests/data/labels.py restates the event fields for the validators; they must agree."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "data"))
+    from labels import EVENT_FIELDS as LABELLED
+
+    assert {t: list(f) for t, f in LABELLED.items()} == EVENT_FIELDS

@@ -18,58 +18,19 @@ from pathlib import Path
 
 PATH = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).with_name("articles.jsonl")
 
-ARTICLE_KEYS = {"id", "outlet", "url", "published_at", "title", "text", "story", "events"}
-EVENT_KEYS = {
-    "air_attack": {
-        "event_type",
-        "event_date",
-        "attacker",
-        "target",
-        "drones_launched",
-        "drones_shot_down",
-        "drones_suppressed",
-        "drones_neutralized_total",
-        "missiles_launched",
-        "missiles_shot_down",
-        "killed",
-        "injured",
-        "regions",
-        "claimant",
-    },
-    "ceasefire": {"event_type", "event_date", "proposer", "duration_hours", "status"},
-    "talks": {"event_type", "event_date", "location", "parties"},
-    "prisoner_exchange": {"event_type", "event_date", "prisoners_per_side", "status"},
-}
-INT_FIELDS = {
-    "drones_launched",
-    "drones_shot_down",
-    "drones_suppressed",
-    "drones_neutralized_total",
-    "missiles_launched",
-    "missiles_shot_down",
-    "killed",
-    "injured",
-    "duration_hours",
-    "prisoners_per_side",
-}
-REGIONS = set(
-    """UA-71 UA-74 UA-77 UA-12 UA-14 UA-26 UA-63 UA-65 UA-68 UA-35 UA-32 UA-30 UA-09 UA-46
-UA-48 UA-51 UA-53 UA-56 UA-59 UA-61 UA-05 UA-07 UA-21 UA-23 UA-18 UA-43 UA-40 RU-BEL RU-KRS RU-BRY
-RU-ORL RU-VOR RU-ROS RU-KDA RU-MOS RU-MOW RU-IRK RU-MUR RU-LIP RU-TUL RU-KLU RU-SMO RU-TAM RU-SAR
-RU-RYA""".split()
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from labels import (  # noqa: E402  (the shared label schema, tests/data/labels.py)
+    ARTICLE_KEYS,
+    CLAIMANTS,
+    EVENT_KEYS,
+    INT_FIELDS,
+    ISO3,
+    REGIONS,
+    STATUS,
+    WEEKDAYS,
+    WORD_RE,
+    WORDS,
 )
-CLAIMANTS = {"Ukrainian Air Force", "Russian Defence Ministry", None}
-STATUS = {"ceasefire": {"proposed", "declared", "accepted", "rejected"}, "prisoner_exchange": {"agreed", "completed"}}
-ISO3 = re.compile(r"^[A-Z]{3}$")
-WORDS = {
-    w: i
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen twenty".split()
-    )
-}
-WORDS.update({"thirty": 30, "forty": 40, "fifty": 50})
-WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 errors, reviews = [], []
 
@@ -87,7 +48,7 @@ def numbers_in(text):
     found = Counter()
     for m in re.finditer(r"(?<![\w.-])(\d{1,3}(?:,\d{3})+|\d+)(?![\w])", text):
         found[int(m.group(1).replace(",", ""))] += 1
-    for m in re.finditer(r"\b(" + "|".join(WORDS) + r")\b", text, re.I):
+    for m in re.finditer(WORD_RE, text, re.I):
         found[WORDS[m.group(1).lower()]] += 1
     return found
 

@@ -29,54 +29,24 @@ HERE = Path(__file__).resolve().parent
 PATH = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "articles.jsonl"
 DEVSET = HERE.parent / "devset" / "articles.jsonl"
 
-ARTICLE_KEYS = {"id", "outlet", "url", "published_at", "title", "text", "story", "events"}
-AIR_KEYS = (
-    "event_type event_date attacker target drones_launched drones_shot_down drones_suppressed "
-    "drones_neutralized_total missiles_launched missiles_shot_down killed injured regions claimant"
-).split()
-EVENT_KEYS = {
-    "air_attack": set(AIR_KEYS),
-    "ceasefire": {"event_type", "event_date", "proposer", "duration_hours", "status"},
-    "talks": {"event_type", "event_date", "location", "parties"},
-    "prisoner_exchange": {"event_type", "event_date", "prisoners_per_side", "status"},
-}
-INT_FIELDS = {
-    "drones_launched",
-    "drones_shot_down",
-    "drones_suppressed",
-    "drones_neutralized_total",
-    "missiles_launched",
-    "missiles_shot_down",
-    "killed",
-    "injured",
-    "duration_hours",
-    "prisoners_per_side",
-}
-# the allowed list used by the dev set (ISO 3166-2)
-REGIONS = set(
-    """UA-71 UA-74 UA-77 UA-12 UA-14 UA-26 UA-63 UA-65 UA-68 UA-35 UA-32 UA-30 UA-09 UA-46
-UA-48 UA-51 UA-53 UA-56 UA-59 UA-61 UA-05 UA-07 UA-21 UA-23 UA-18 UA-43 UA-40 RU-BEL RU-KRS RU-BRY
-RU-ORL RU-VOR RU-ROS RU-KDA RU-MOS RU-MOW RU-IRK RU-MUR RU-LIP RU-TUL RU-KLU RU-SMO RU-TAM RU-SAR
-RU-RYA""".split()
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from labels import (  # noqa: E402  (the shared label schema, tests/data/labels.py)
+    AIR_ATTACK_FIELDS,
+    ARTICLE_KEYS,
+    CLAIMANTS,
+    EVENT_KEYS,
+    INT_FIELDS,
+    ISO3,
+    REGIONS,
+    STATUS,
+    WEEKDAYS,
+    WORD_RE,
+    WORDS,
 )
-CLAIMANTS = {"Ukrainian Air Force", "Russian Defence Ministry", None}
-STATUS = {"ceasefire": {"proposed", "declared", "accepted", "rejected"}, "prisoner_exchange": {"agreed", "completed"}}
-ISO3 = re.compile(r"^[A-Z]{3}$")
+
 # UTC offsets an outlet may plausibly use in June-September 2025 (summer time everywhere relevant)
 OFFSETS = {"+03:00", "+02:00", "+01:00", "+00:00", "-04:00"}
 
-UNITS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen"
-).split()
-TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-WORDS = {w: i for i, w in enumerate(UNITS)}
-WORDS.update(TENS)
-for t, tv in TENS.items():
-    for u, uv in list(WORDS.items())[1:10]:
-        WORDS[f"{t}-{u}"] = tv + uv
-WORD_RE = r"\b(" + "|".join(sorted(map(re.escape, WORDS), key=len, reverse=True)) + r")\b"
-WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 errors, reviews, notes = [], [], []
 
@@ -309,7 +279,7 @@ def main():
                         err(aid, f"Russian region {r} in an attack on Ukraine")
                 if ev["claimant"] not in CLAIMANTS:
                     err(aid, f"claimant {ev['claimant']!r}")
-                counts = [ev[k] for k in AIR_KEYS[4:10]]
+                counts = [ev[k] for k in AIR_ATTACK_FIELDS[2:8]]  # the launch and interception figures
                 if ev["claimant"] is None and any(c is not None for c in counts):
                     err(aid, "launch/interception figures without a claimant")
                 if ev["attacker"] == "UKR":
