@@ -181,6 +181,8 @@ def test_bad_input_is_rejected_with_reasons_and_nothing_is_lost(bad_input_run):
         (["--input", "no/such/*.txt", "--output", "o"], "--input no/such/*.txt: matches no file"),
         (["--output", "o"], "nothing to read"),
         (["--input", "samples/articles", "--output", "o", "--window", "soon"], "--window 'soon'"),
+        (["--input", "samples/articles", "--output", "o", "--dedup-horizon", "forever"], "--dedup-horizon 'forever'"),
+        (["--input", "samples/articles", "--output", "o", "--spacy-model", "no_such_model"], "not installed"),
         (["--feeds-file", "samples/articles/riga-tram-line.txt", "--output", "o"], "matches no file"),
         (["--input", "samples/articles", "--output", "o", "--streaming"], "streaming job is not built yet"),
     ],

@@ -57,24 +57,33 @@ _NOT_COUNTS = [
 ]
 
 
-def normalize_numbers(text: str) -> str:
-    """Lower case; '1,200' -> 1200; number words -> digits; vague amounts and non-counts
-    (ages, times, dates, measures, years) have their digits replaced by '#'."""
-    s = text.lower().replace("’", "'")
-    s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_NOT_ONE = re.compile(r"\b(?:one of|no one|not one)\b")  # "one of its largest raids", "no one was hurt"
+_OPEN_ENDED = re.compile(r"\b\d+-(?:plus|odd)\b|\b\d+ or (?:so|more)\b")
+_DIGIT = re.compile(r"\d")
+
+
+def digits(text: str) -> str:
+    """Lower-case text with '1,200' -> 1200 and number words as digits ("forty-four" -> 44)."""
 
     def words(m: re.Match) -> str:
         if m.group(3):
             return str(_UNITS[m.group(3)])
         return str(_TENS[m.group(1)] + (_UNITS[m.group(2)] if m.group(2) else 0))
 
-    s = re.sub(r"\bone of\b", "one_of", s)
-    s = re.sub(r"\bno one\b|\bnot one\b", "nobody", s)  # "one of its largest raids" is not a count
-    s = _WORD_NUMBER.sub(words, s)
-    s = re.sub(r"\b(\d+)-(?:plus|odd)\b|\b(\d+) or (?:so|more)\b", lambda m: "#" * len(m.group(0)), s)
+    return _WORD_NUMBER.sub(words, _THOUSANDS.sub("", text))
+
+
+def normalize_numbers(text: str) -> str:
+    """digits(), and vague amounts and non-counts (ages, times, dates, measures, years) have
+    their digits replaced by '#'."""
+    s = text.lower().replace("’", "'")
+    s = _NOT_ONE.sub(lambda m: {"one of": "one_of"}.get(m.group(0), "nobody"), s)
+    s = digits(s)
+    s = _OPEN_ENDED.sub(lambda m: "#" * len(m.group(0)), s)
     s = _VAGUE.sub(lambda m: m.group(1) + " " + "#" * len(m.group(2)), s)
     for pattern in _NOT_COUNTS:
-        s = pattern.sub(lambda m: re.sub(r"\d", "#", m.group(0)), s)
+        s = pattern.sub(lambda m: _DIGIT.sub("#", m.group(0)), s)
     return s
 
 
@@ -163,6 +172,7 @@ RUSSIA_ATTACKS = re.compile(
     r"\brussian (?:[a-z-]+ ){0,2}?(?:drones?|missiles?|strikes?|attacks?|shaheds?)\b|\b(?:against|at|on) ukraine\b"
 )
 
+_WEAPON_WORDS = re.compile(r"drone|missile|uav|shahed")
 _BACKGROUND = re.compile(r"\bsince\b|\bfor (?:months|years)\b|\bin recent (?:weeks|months)\b|\brepeatedly\b")
 _STRIKE = re.compile(r"\b(?:struck|hit|attacked|targeted|slammed into|set (?:\w+ )?on fire)\b")
 _WHEN = re.compile(
@@ -379,6 +389,11 @@ _AUTHORITY_AFTER = re.compile(
     r"insists|wants|denies|accuses|claims|blames|calls|confirms|maintains|believes|fears|warns|demands|refuses|"
     r"expects|disputes|condemned|condemns)\b"
 )
+_REGIME_OR_OUTLET = re.compile(r"^\s*(?:regime|wire|post|independent)")
+_POSSESSIVE = re.compile(r"^'s (?!\w+ district)")  # "Moscow's ability", not "Kyiv's Darnytskyi district"
+_STREET = re.compile(r"^\s*(?:district|street|avenue|square)\b")
+_RIVER_AFTER = re.compile(r"^\s*river\b")
+_RIVER_BEFORE = re.compile(r"\b(?:of|across) the\s*$")
 _AUTHORITY_BEFORE = re.compile(r"\b(?:officials in|leaders in|government in|told|authorities in|talks in)\s*$")
 
 
@@ -404,15 +419,13 @@ def attack_places(sent: Span, ents: list[Span], text: str) -> list[str]:
         capital = code in CAPITAL_REGION
         if ent.start_char < 40 and ent.text.isupper() and after.startswith(","):
             continue  # a dateline: "KYIV, March 14 (Reuters) -"
-        if _AUTHORITY_AFTER.match(after) and (capital or re.match(r"^\s*(?:regime|wire|post|independent)", after)):
+        if _AUTHORITY_AFTER.match(after) and (capital or _REGIME_OR_OUTLET.match(after)):
             continue
-        if capital and (_AUTHORITY_BEFORE.search(prefix) or re.match(r"^'s (?!\w+ district)", after)):
+        if capital and (_AUTHORITY_BEFORE.search(prefix) or _POSSESSIVE.match(after)):
             continue
-        if re.match(r"^\s*(?:district|street|avenue|square)\b", after) and not capital:
+        if _STREET.match(after) and not capital:
             continue
-        if re.match(r"^\s*river\b", after) or (
-            ent.text.lower() == "dnipro" and re.search(r"\b(?:of|across) the\s*$", prefix)
-        ):
+        if _RIVER_AFTER.match(after) or (ent.text.lower() == "dnipro" and _RIVER_BEFORE.search(prefix)):
             continue  # the Dnipro river
         if capital and _REGION_LIST_AFTER.match(text[ent.end_char : ent.end_char + 160].lower()):
             code = CAPITAL_REGION[code]  # "the Kyiv, Chernihiv and Sumy regions"
@@ -602,7 +615,7 @@ def analyse(doc: Doc) -> list[Sentence]:
             s.counts, last_object = read_counts(norm, last_object)
         s.attack_context = bool(_ATTACK_CONTEXT.search(norm))
         s.about_attack = bool(_OVERNIGHT.search(norm) or _ATTACK_WORDS.search(norm))
-        s.names_weapons = bool(re.search(r"drone|missile|uav|shahed", norm))
+        s.names_weapons = bool(_WEAPON_WORDS.search(norm))
         if s.attack_context and not s.historical:
             s.singular_casualties = [
                 "killed" if m.group(1) == "killed" or m.group(2) else "injured" for m in _PERSON_SINGULAR.finditer(norm)
@@ -780,7 +793,7 @@ def ceasefires(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
     m = Mention("ceasefire", local_date(anchor), {}, [])
     raw = [(s, s.span.text.replace("’", "'")) for s in relevant]
     for s, text in raw:
-        d = _DURATION.search(_word_numbers_only(text.lower()))
+        d = _DURATION.search(digits(text.lower()))
         if d:
             hours = int(d.group(1)) * (24 if d.group(2) == "day" else 1) if d.group(1) else 720
             m.set("duration_hours", hours, s)
@@ -801,14 +814,6 @@ def ceasefires(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
 
 
 _FUTURE_STATUS = re.compile(r"\b(?:could|might|may) (?:accept|reject|declare|propose)|\bwould (?:accept|reject)")
-
-
-def _word_numbers_only(text: str) -> str:
-    s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
-    return _WORD_NUMBER.sub(
-        lambda m: str(_UNITS[m.group(3)]) if m.group(3) else str(_TENS[m.group(1)] + _UNITS.get(m.group(2) or "", 0)),
-        s,
-    )
 
 
 _TALKS = re.compile(r"\b(?:talks|negotiations|met|meeting|delegations?|summit|round of)\b")
