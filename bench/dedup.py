@@ -6,12 +6,15 @@ Items: the 16,545 real titles of ../shared/data/ruwa (title and subheading, with
 site), then generated items up to N: 20 % near-copies of an earlier item (an outlet's tag added,
 a word dropped), the rest new texts recombined from the halves of two titles. Each side runs in
 its own process (peak memory is its own):
-  newsmon    Create(article rows) -> MarkCopies -> AssignStories (no events: every item is
-             grouped by its fingerprint) on FnApiRunner, end to end
-  datasketch MinHash (128 permutations) of the same word-3 shingles, MinHashLSH with the same
-             32 bands × 4 rows; each item, in first-report order, queries the index, verifies the
-             candidates by exact Jaccard ≥ 0.5, takes the earliest, and is inserted
+  newsmon    the article rows (read from a pickle file) -> MarkCopies -> AssignStories (no
+             events: every item is grouped by its fingerprint) on FnApiRunner, end to end
+  datasketch the same shingle hashes and MinHash values (transforms.minhash, one article at a
+             time) in a datasketch MinHashLSH with the same 32 bands × 4 rows; each item, in
+             first-report order, queries the index, verifies the candidates by exact
+             Jaccard ≥ 0.5 and is inserted
 recall_vs_baseline: of the items datasketch finds to be near-duplicates, the share newsmon finds.
+With the same MinHash values both see the same candidates, so anything below 1.0 is lost by
+newsmon's candidate search (its cap of EARLIEST_IN_BUCKET per bucket).
 Prints a table and writes bench/results/dedup.json.
 """
 
@@ -21,10 +24,12 @@ import argparse
 import csv
 import io
 import json
+import pickle
 import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from datetime import datetime, timedelta, timezone
@@ -71,21 +76,26 @@ def items(n: int) -> list[dict]:
     return [r for r in out if isinstance(r, dict)]
 
 
-def run_newsmon(rows: list[dict]) -> set[str]:
+def _load(path: str) -> list[dict]:
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def run_newsmon(rows_path: Path) -> set[str]:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from transforms.copies import MarkCopies
     from transforms.stories import AssignStories
 
-    found_path = Path(f"/tmp/newsmon-dedup-{id(rows)}.txt")
+    found_path = rows_path.with_suffix(".found")
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
-        marked = p | beam.Create(rows, reshuffle=False) | MarkCopies()
+        marked = p | beam.Create([str(rows_path)]) | beam.FlatMap(_load) | MarkCopies()
         reports = p | "NoEvents" >> beam.Create([]).with_output_types(tuple[str, tuple])
         articles = {"articles": marked["articles"], "reports": reports} | AssignStories()
         _ = (
             articles
-            | beam.Filter(lambda a: a["duplicate_of"] and a["similarity"] < 1.0)
+            | beam.Filter(lambda a: a["duplicate_of"])
             | beam.Map(lambda a: a["article_id"])
             | beam.combiners.ToList()
             | beam.Map(lambda ids: found_path.write_text("\n".join(ids)))
@@ -97,30 +107,32 @@ def run_datasketch(rows: list[dict]) -> set[str]:
     from datasketch import MinHash, MinHashLSH
 
     from transforms.copies import NEAR_DUPLICATE, first_report_order
-    from transforms.minhash import BANDS, NUM_PERM, ROWS, shingles
+    from transforms.minhash import BANDS, NUM_PERM, ROWS, jaccard, shingle_hashes, signatures
 
     lsh = MinHashLSH(num_perm=NUM_PERM, params=(BANDS, ROWS))
-    found, shingle_sets = set(), {}
+    found, hashes = set(), {}
     for row in sorted(rows, key=first_report_order):
-        mine = shingles(row["text"])
-        m = MinHash(num_perm=NUM_PERM, seed=1, scheme="affine32")
-        m.update_batch([s.encode() for s in mine])
+        mine = shingle_hashes(row["text"])
+        m = MinHash(num_perm=NUM_PERM, hashvalues=signatures([mine])[0], scheme="affine32")  # 32-bit values
         for other in lsh.query(m):
-            theirs = shingle_sets[other]
-            if len(mine & theirs) / len(mine | theirs) >= NEAR_DUPLICATE and mine != theirs:
+            theirs = hashes[other]
+            if jaccard(mine, theirs) >= NEAR_DUPLICATE:
                 found.add(row["article_id"])
                 break
-        if row["article_id"] not in shingle_sets:
+        if row["article_id"] not in hashes:
             lsh.insert(row["article_id"], m)
-            shingle_sets[row["article_id"]] = mine
+            hashes[row["article_id"]] = mine
     return found
 
 
 def child(mode: str, n: int) -> None:
     rows = items(n)
-    start = time.perf_counter()
-    found = run_newsmon(rows) if mode == "newsmon" else run_datasketch(rows)
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:
+        rows_path = Path(tmp) / "rows.pickle"
+        rows_path.write_bytes(pickle.dumps(rows))
+        start = time.perf_counter()
+        found = run_newsmon(rows_path) if mode == "newsmon" else run_datasketch(rows)
+        seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb, "items": len(rows), "found": sorted(found)}))
 

@@ -86,7 +86,7 @@ def run_baseline(inputs: Path, out: Path) -> None:
     from schemas import Rejected, to_arrow
     from transforms.copies import EARLIEST_IN_BUCKET, NEAR_DUPLICATE, first_report_order
     from transforms.formats import parse_jsonl
-    from transforms.minhash import band_keys, jaccard, shingle_hashes, signature
+    from transforms.minhash import bucket_keys, jaccard, shingle_hashes, signatures
     from transforms.normalize import normalize
     from transforms.write import window_folder, write_parquet
 
@@ -101,14 +101,14 @@ def run_baseline(inputs: Path, out: Path) -> None:
             row = normalize(raw)
             (rejected if isinstance(row, Rejected) else rows).append(row)
     first_by_text: dict[str, str] = {}
-    buckets: dict[str, list[tuple[int, str, np.ndarray]]] = defaultdict(list)
+    buckets: dict[int, list[tuple[int, str, np.ndarray]]] = defaultdict(list)
     for n, row in enumerate(sorted(rows, key=first_report_order)):
         original = first_by_text.setdefault(row["content_hash"], row["article_id"])
         if original != row["article_id"]:
             row.update(duplicate_of=original, similarity=1.0)
         hashes = shingle_hashes(row["text"])
         candidates: dict[int, tuple[str, np.ndarray]] = {}
-        for key in band_keys(signature(hashes)):
+        for key in bucket_keys(signatures([hashes]))[0].tolist():
             for seen, earlier_id, earlier_hashes in buckets[key][:EARLIEST_IN_BUCKET]:
                 candidates[seen] = (earlier_id, earlier_hashes)
             buckets[key].append((n, row["article_id"], hashes))

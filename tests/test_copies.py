@@ -16,7 +16,7 @@ from helpers import SAMPLES
 
 from transforms.copies import NEAR_DUPLICATE, MarkCopies
 from transforms.formats import parse_text
-from transforms.minhash import band_keys, jaccard, shingle_hashes, signature
+from transforms.minhash import bucket_keys, jaccard, shingle_hashes, signatures
 from transforms.normalize import normalize
 
 T0 = datetime(2025, 3, 14, 5, 30, tzinfo=timezone.utc)
@@ -110,16 +110,26 @@ def test_signatures_are_the_same_in_every_process(texts):
     """No salted hash(): another interpreter with another PYTHONHASHSEED gives the same bands."""
     code = (
         "import sys; sys.path.insert(0, '.');"
-        "from transforms.minhash import band_keys, signature, shingle_hashes;"
-        "print(band_keys(signature(shingle_hashes(sys.stdin.read())))[0])"
+        "from transforms.minhash import bucket_keys, signatures, shingle_hashes;"
+        "print(bucket_keys(signatures([shingle_hashes(sys.stdin.read())])).tolist())"
     )
     env = {"PYTHONHASHSEED": "12345", "PATH": ""}
     other = subprocess.run([sys.executable, "-c", code], input=texts["original"], capture_output=True, text=True,
                            env=env, check=True).stdout.strip()  # fmt: skip
-    assert other == band_keys(signature(shingle_hashes(texts["original"])))[0]
+    assert other == str(bucket_keys(signatures([shingle_hashes(texts["original"])])).tolist())
 
 
 def test_minhash_estimate_tracks_jaccard(texts):
     a, b = shingle_hashes(texts["original"]), shingle_hashes(texts["edited"])
-    estimate = float(np.mean(signature(a) == signature(b)))
+    sig_a, sig_b = signatures([a, b])
+    estimate = float(np.mean(sig_a == sig_b))
     assert abs(estimate - jaccard(a, b)) < 0.15
+
+
+def test_signatures_of_a_batch_equal_those_computed_one_by_one(texts):
+    """signatures() works through a batch in chunks; chunking must not change a signature."""
+    sets = [shingle_hashes(t) for t in texts.values()]
+    sets += [np.empty(0, dtype=np.uint32), np.arange(5000, dtype=np.uint32), shingle_hashes("Kyiv")]
+    batch = signatures(sets * 40)
+    for i, hashes in enumerate(sets * 40):
+        assert (batch[i] == signatures([hashes])[0]).all()

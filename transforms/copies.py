@@ -1,4 +1,4 @@
-"""MarkCopies: exact copies and re-reads.
+"""MarkCopies: exact copies, re-reads, edits and near-duplicates.
 
 - The same article read twice (same article_id and same text: a feed item also given as a
   file, a feed listed twice) is kept once; the repeat goes to rejected/ as `repeated_record`.
@@ -6,7 +6,6 @@
   `duplicate_of` the first version, with the word-shingle Jaccard `similarity`.
 - A syndicated copy (same normalized text, another URL or outlet) is `duplicate_of` the
   earliest report of that text, `similarity` 1.0.
-
 - A near-duplicate (a copy with edits, an article updated under another URL: word-3-shingle
   Jaccard ≥ NEAR_DUPLICATE with an earlier article) is `duplicate_of` the earliest such article,
   with that Jaccard as `similarity`. Candidates come from MinHash-LSH (transforms.minhash, fixed
@@ -14,22 +13,31 @@
 
 "First" is by published_at, then source and position, so the result does not depend on the
 order in which records arrive.
+
+Only a slim `Version` of each article (ids, order, content hash, shingle hashes) goes through
+the shuffles that decide these marks; the article rows are shuffled once, to be joined with
+their marks (a shuffled row costs ten times a Version).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
 
 from schemas import Rejected
 from schemas.records import REJECTED, stable_id
-from transforms.minhash import band_keys, jaccard, shingle_hashes, signature
+from transforms.minhash import bucket_keys, jaccard, shingle_hashes, signatures
 
 _LATEST = datetime.max.replace(tzinfo=timezone.utc)
+NEAR_DUPLICATE = 0.5  # word-3 Jaccard: rewrites by other outlets score 0.03, edits of one text > 0.6
+EARLIEST_IN_BUCKET = 64  # a later article is compared with the 64 earliest of each bucket it falls in
+PARTITIONS = 32  # LSH buckets are spread over this many keys (each holds about 1/32 of the buckets)
+BATCH = {"min_batch_size": 256, "max_batch_size": 4096}
 
 
 def first_report_order(row: dict[str, Any]) -> tuple:
@@ -37,137 +45,181 @@ def first_report_order(row: dict[str, Any]) -> tuple:
     return (row["published_at"] or _LATEST, row["source"], row["locator"] or "", row["article_id"])
 
 
-class _SameArticle(beam.DoFn):
-    """Rows that share an article_id (the same canonical URL, or outlet + text)."""
+class Version(NamedTuple):
+    """What the copy marks are decided on: an article without its text."""
 
-    def process(self, element: tuple[str, Iterable[dict[str, Any]]]) -> Iterator[Any]:
-        _, rows = element
-        first, *later = sorted(rows, key=first_report_order)
-        yield first
-        versions = {first["content_hash"]: first["article_id"]}
-        for row in later:
-            if row["content_hash"] in versions:
-                kept = versions[row["content_hash"]]
-                detail = f"same id and text as article {kept}"
-                rejected = Rejected(row["source"], "repeated_record", detail, row["text"][:300], row["locator"])
-                yield beam.pvalue.TaggedOutput(REJECTED, rejected.to_row(row["ingested_at"], row["origin"]))
-                continue
-            edited = dict(
-                row,
-                article_id=stable_id(first["article_id"], row["content_hash"]),
-                duplicate_of=first["article_id"],
-                similarity=round(jaccard(shingle_hashes(first["text"]), shingle_hashes(row["text"])), 4),
+    article_id: str  # the id it is written with (an edit in place gets a new one)
+    read_as: str  # the id it was read with: the key that joins the marks back to the row
+    order: tuple  # first_report_order of the row
+    content_hash: str
+    hashes: bytes  # its sorted shingle hashes (uint32)
+    duplicate_of: str | None = None
+    similarity: float | None = None
+
+    def shingles(self) -> np.ndarray:
+        return np.frombuffer(self.hashes, dtype=np.uint32)
+
+
+def _version(row: dict[str, Any]) -> tuple[str, Version]:
+    hashes = shingle_hashes(row["text"]).tobytes()
+    aid = row["article_id"]
+    return aid, Version(aid, aid, first_report_order(row), row["content_hash"], hashes)
+
+
+def _resolve_same_article(element: tuple[str, Iterable[Version]]) -> Iterator[Version]:
+    """Versions read with one article_id: the first is kept; a later one with the same text is a
+    repeat (dropped here, rejected at the join); one with new text is an edit of the first."""
+    _, versions = element
+    first, *later = sorted(versions, key=lambda v: (v.order, v.content_hash))
+    yield first
+    seen = {first.content_hash}
+    for version in later:
+        if version.content_hash not in seen:
+            seen.add(version.content_hash)
+            yield version._replace(
+                article_id=stable_id(first.article_id, version.content_hash),
+                duplicate_of=first.article_id,
+                similarity=round(jaccard(first.shingles(), version.shingles()), 4),
             )
-            versions[row["content_hash"]] = edited["article_id"]
-            yield edited
 
 
-def _mark_same_text(element: tuple[str, Iterable[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
-    """Rows with the same normalized text: all but the earliest are copies of it."""
-    _, rows = element
-    original, *copies = sorted(rows, key=first_report_order)
+def _mark_same_text(element: tuple[str, Iterable[Version]]) -> Iterator[Any]:
+    """Versions with the same normalized text: all but the earliest are copies of it."""
+    _, versions = element
+    original, *copies = sorted(versions, key=lambda v: v.order)
     yield original
-    for row in copies:
-        yield row if row["duplicate_of"] else dict(row, duplicate_of=original["article_id"], similarity=1.0)
+    for copy in copies:
+        marked = copy if copy.duplicate_of else copy._replace(duplicate_of=original.article_id, similarity=1.0)
+        yield beam.pvalue.TaggedOutput("copies", marked)
 
 
-NEAR_DUPLICATE = 0.5  # word-3 Jaccard: rewrites by other outlets score 0.03, edits of one text > 0.6
-EARLIEST_IN_BUCKET = 8  # a later article is compared with the 8 earliest of each bucket it falls in
+def _bucket_entries(batch: list[Version]) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray, list[str]]]]:
+    """(partition, (bucket keys, publication times, article ids)) for a batch of versions: one
+    element per partition instead of one per article and band."""
+    keys = bucket_keys(signatures([v.shingles() for v in batch]))
+    times = np.array([v.order[0].timestamp() for v in batch])
+    part = keys % np.uint64(PARTITIONS)
+    for p in np.unique(part):
+        rows, bands = np.nonzero(part == p)
+        yield int(p), (keys[rows, bands], times[rows], [batch[i].article_id for i in rows])
 
 
-def _with_hashes(row: dict[str, Any]) -> tuple[str, tuple[tuple, bytes]]:
-    return row["article_id"], (first_report_order(row), shingle_hashes(row["text"]).tobytes())
+def _candidates(element: tuple[int, Iterable[tuple]]) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """(earlier article, the later ones it may be a near-duplicate of) for the buckets of one
+    partition. In a bucket, each article is paired with the EARLIEST_IN_BUCKET earliest members
+    published no later than it (ties both ways: the exact order is checked on verification).
+    The cap bounds a story syndicated to 300 outlets to 300·64 candidates a band, not 300²/2."""
+    _, chunks = element
+    chunks = list(chunks)
+    keys = np.concatenate([c[0] for c in chunks])
+    times = np.concatenate([c[1] for c in chunks])
+    ids = [aid for c in chunks for aid in c[2]]
+    order = np.lexsort((times, keys))
+    keys, times = keys[order], times[order]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    ends = np.append(starts[1:], keys.size)
+    laters: dict[str, set[str]] = defaultdict(set)
+    shared = ends - starts > 1
+    for start, end in zip(starts[shared], ends[shared], strict=True):
+        members = [ids[i] for i in order[start:end]]
+        upto = np.searchsorted(times[start:end], times[start:end], side="right")
+        for j, later in enumerate(members):
+            for earlier in members[: min(upto[j], EARLIEST_IN_BUCKET)]:
+                if earlier != later:
+                    laters[earlier].add(later)
+    for earlier, found in laters.items():
+        yield earlier, tuple(sorted(found))
 
 
-def _band_entries(element: tuple[str, tuple[tuple, bytes]]) -> Iterator[tuple[str, tuple[tuple, str]]]:
-    article_id, (order, hashes) = element
-    for key in band_keys(signature(np.frombuffer(hashes, dtype=np.uint64))):
-        yield key, (order, article_id)
-
-
-def _earlier_in_bucket(element: tuple[str, Iterable[tuple[tuple, str]]]) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """(article, the earliest articles before it) for each article of one LSH bucket.
-
-    An article is `duplicate_of` its earliest near-duplicate, so the earliest members of a
-    bucket are the ones worth verifying: a story syndicated to 300 outlets costs 300·8
-    candidates per band, not 300²/2."""
-    _, members = element
-    members = sorted(set(members))
-    for i, (_, later) in enumerate(members[1:], start=1):
-        yield later, tuple(article_id for _, article_id in members[: min(i, EARLIEST_IN_BUCKET)])
-
-
-def _distinct_candidates(element: tuple[str, Iterable[tuple[str, ...]]]) -> Iterator[tuple[str, str]]:
-    later, per_band = element
-    for earlier in sorted(set().union(*per_band)):
+def _offer_to_laters(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, Version]]:
+    _, grouped = element
+    earlier = grouped["version"][0]
+    for later in sorted(set().union(*grouped["laters"])):
         yield later, earlier
 
 
-def _verified(
-    pair: tuple[str, str], hashes: dict[str, tuple[tuple, bytes]]
-) -> Iterator[tuple[str, tuple[tuple, str, float]]]:
-    """(later, (earlier's order, earlier, Jaccard)) when the candidate pair really is a near-duplicate."""
-    later, earlier = pair
-    earlier_order, earlier_hashes = hashes[earlier]
-    similarity = jaccard(
-        np.frombuffer(earlier_hashes, dtype=np.uint64), np.frombuffer(hashes[later][1], dtype=np.uint64)
-    )
-    if similarity >= NEAR_DUPLICATE:
-        yield later, (earlier_order, earlier, similarity)
-
-
-def _mark_near(element: tuple[str, dict[str, list]]) -> Iterator[dict[str, Any]]:
-    """The article, `duplicate_of` its earliest near-duplicate unless already marked."""
+def _verify(element: tuple[str, dict[str, list]]) -> Version:
+    """The version, `duplicate_of` the earliest earlier candidate with Jaccard ≥ NEAR_DUPLICATE."""
     _, grouped = element
-    originals = sorted(grouped["originals"])
-    for row in grouped["articles"]:
-        if originals and not row["duplicate_of"]:
-            _, original, similarity = originals[0]
-            row = dict(row, duplicate_of=original, similarity=round(similarity, 4))
-        yield row
+    version = grouped["version"][0]
+    if version.duplicate_of:
+        return version
+    mine = version.shingles()
+    for earlier in sorted(set(grouped["earlier"]), key=lambda v: v.order):
+        if earlier.order >= version.order:
+            break
+        similarity = jaccard(earlier.shingles(), mine)
+        if similarity >= NEAR_DUPLICATE:
+            return version._replace(duplicate_of=earlier.article_id, similarity=round(similarity, 4))
+    return version
 
 
 class NearDuplicates(beam.PTransform):
-    """Article rows -> the same rows, near-duplicates marked (MinHash-LSH, verified Jaccard).
+    """Versions -> the same versions, near-duplicates marked (MinHash-LSH, verified Jaccard).
 
-    Only article ids are shuffled; candidate pairs are verified against the shingle hashes of
-    the run, a side input (about 1.2 KB an article in every worker's memory: 120 MB for 100k
-    articles). Bounded state for streaming comes with the stories stage."""
+    Signatures are computed a batch at a time; a batch sends one element per partition of the
+    bucket space, holding its articles' bucket keys. Candidate pairs go to the earlier
+    article, which offers its shingles to each later one, where the exact Jaccard decides."""
 
-    def expand(self, articles: beam.PCollection) -> beam.PCollection:
-        hashes = articles | "ShingleHashes" >> beam.Map(_with_hashes)
-        pairs = (
-            hashes
-            | "BandKeys" >> beam.FlatMap(_band_entries)
-            | "GroupByBand" >> beam.GroupByKey()
-            | "EarlierInBucket" >> beam.FlatMap(_earlier_in_bucket)
-            | "GroupByLater" >> beam.GroupByKey()
-            | "CandidatePairs" >> beam.FlatMap(_distinct_candidates)
+    def expand(self, versions: beam.PCollection) -> beam.PCollection:
+        by_id = versions | "KeyById" >> beam.Map(lambda v: (v.article_id, v))
+        candidates = (
+            versions
+            | "Batch" >> beam.BatchElements(**BATCH)
+            | "BucketEntries" >> beam.FlatMap(_bucket_entries)
+            | "GroupByPartition" >> beam.GroupByKey()
+            | "Candidates" >> beam.FlatMap(_candidates)
         )
-        verified = pairs | "VerifyJaccard" >> beam.FlatMap(_verified, beam.pvalue.AsDict(hashes))
+        offers = (
+            {"version": by_id, "laters": candidates}
+            | "JoinEarlier" >> beam.CoGroupByKey()
+            | "OfferToLaters" >> beam.FlatMap(_offer_to_laters)
+        )
         return (
-            {"articles": articles | "KeyById" >> beam.WithKeys(lambda r: r["article_id"]), "originals": verified}
-            | "JoinOriginals" >> beam.CoGroupByKey()
-            | "MarkNear" >> beam.FlatMap(_mark_near)
+            {"version": by_id, "earlier": offers} | "JoinLater" >> beam.CoGroupByKey() | "Verify" >> beam.Map(_verify)
         )
+
+
+def _apply_marks(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
+    """The rows read with one article_id, each with the marks of its version; a row whose version
+    was dropped as a repeat goes to rejected/."""
+    _, grouped = element
+    kept = {(v.order, v.content_hash): v for v in grouped["marks"]}
+    id_of_text = {v.content_hash: v.article_id for v in kept.values()}
+    for row in sorted(grouped["rows"], key=first_report_order):
+        version = kept.pop((first_report_order(row), row["content_hash"]), None)
+        if version is None:
+            detail = f"same id and text as article {id_of_text[row['content_hash']]}"
+            rejected = Rejected(row["source"], "repeated_record", detail, row["text"][:300], row["locator"])
+            yield beam.pvalue.TaggedOutput(REJECTED, rejected.to_row(row["ingested_at"], row["origin"]))
+            continue
+        marks = {"article_id": version.article_id, "duplicate_of": version.duplicate_of}
+        yield dict(row, **marks, similarity=version.similarity)
 
 
 class MarkCopies(beam.PTransform):
     """Article rows -> {"articles": rows with duplicate_of/similarity, "rejected": repeats}:
-    exact copies and re-reads first, then near-duplicates."""
+    re-reads and edits first, then exact copies, then near-duplicates."""
 
     def expand(self, articles: beam.PCollection) -> dict[str, beam.PCollection]:
-        same_id = (
+        rows = articles | "KeyByArticleId" >> beam.WithKeys(lambda row: row["article_id"])
+        texts = (
             articles
-            | "KeyByArticleId" >> beam.WithKeys(lambda row: row["article_id"])
+            | "Versions" >> beam.Map(_version)
             | "GroupByArticleId" >> beam.GroupByKey()
-            | "ResolveSameArticle" >> beam.ParDo(_SameArticle()).with_outputs(REJECTED, main="articles")
-        )
-        marked = (
-            same_id.articles
-            | "KeyByContent" >> beam.WithKeys(lambda row: row["content_hash"])
+            | "ResolveSameArticle" >> beam.FlatMap(_resolve_same_article)
+            | "KeyByContent" >> beam.WithKeys(lambda v: v.content_hash)
             | "GroupByContent" >> beam.GroupByKey()
-            | "MarkSameText" >> beam.FlatMap(_mark_same_text)
-            | "NearDuplicates" >> NearDuplicates()
+            | "MarkSameText" >> beam.FlatMap(_mark_same_text).with_outputs("copies", main="originals")
         )
-        return {"articles": marked, "rejected": same_id[REJECTED]}
+        marks = (
+            (texts.copies, texts.originals | "NearDuplicates" >> NearDuplicates())
+            | "AllVersions" >> beam.Flatten()
+            | "KeyByReadAs" >> beam.Map(lambda v: (v.read_as, v))
+        )
+        joined = (
+            {"rows": rows, "marks": marks}
+            | "JoinMarks" >> beam.CoGroupByKey()
+            | "ApplyMarks" >> beam.FlatMap(_apply_marks).with_outputs(REJECTED, main="articles")
+        )
+        return {"articles": joined.articles, "rejected": joined[REJECTED]}

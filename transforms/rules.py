@@ -63,6 +63,14 @@ _OPEN_ENDED = re.compile(r"\b\d+-(?:plus|odd)\b|\b\d+ or (?:so|more)\b")
 _DIGIT = re.compile(r"\d")
 
 
+_ANY_NUMBER = re.compile(r"\d|" + _WORD_NUMBER.pattern)
+
+
+def has_numbers(lower: str) -> bool:
+    """Whether lower-cased text has a digit or a number word: a cheap test before normalize_numbers."""
+    return _ANY_NUMBER.search(lower) is not None
+
+
 def digits(text: str) -> str:
     """Lower-case text with '1,200' -> 1200 and number words as digits ("forty-four" -> 44)."""
 

@@ -39,7 +39,7 @@ from transforms.copies import first_report_order
 from transforms.counters import NAMESPACE
 from transforms.merge import story_of_event
 from transforms.nlp import places
-from transforms.rules import local_date, normalize_numbers
+from transforms.rules import has_numbers, local_date, normalize_numbers
 
 STORY_SIMILARITY = 0.5
 DEFAULT_HORIZON = timedelta(hours=72)
@@ -49,18 +49,39 @@ EXPIRED = "expired"  # the tag of the stories whose state MatchStories dropped
 
 
 @functools.lru_cache(maxsize=1)
-def _place_pattern() -> tuple[re.Pattern, dict[str, str]]:
-    codes = {name.lower(): code for code, (regions, cities) in places().items() for name in regions + cities}
-    names = sorted(codes, key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(re.escape(n) for n in names) + r")\b"), codes
+def _place_names() -> tuple[dict[tuple[str, ...], str], dict[str, int]]:
+    """Place names as word tuples -> ISO code, and first word -> the longest name starting with it."""
+    codes = {}
+    for code, (regions, cities) in places().items():
+        for name in regions + cities:
+            codes[tuple(_WORD.findall(name.lower()))] = code
+    longest: dict[str, int] = {}
+    for name in codes:
+        longest[name[0]] = max(longest.get(name[0], 0), len(name))
+    return codes, longest
+
+
+_WORD = re.compile(r"\w+")
+_NUMBER = re.compile(r"(?<![\d#.,])(\d+)(?![\d#])")
 
 
 def fingerprint(text: str) -> frozenset[str]:
     """The numbers (≥ 2; not years, dates, times or ages) and places an article names."""
-    pattern, codes = _place_pattern()
+    codes, longest = _place_names()
     lower = text.lower()
-    numbers = {f"n:{n}" for n in re.findall(r"(?<![\d#.,])(\d+)(?![\d#])", normalize_numbers(text)) if int(n) >= 2}
-    return frozenset(numbers | {f"p:{codes[m]}" for m in pattern.findall(lower)})
+    found = set()
+    if has_numbers(lower):
+        found = {f"n:{n}" for n in _NUMBER.findall(normalize_numbers(text)) if int(n) >= 2}
+    words = _WORD.findall(lower)
+    free = 0  # names do not overlap: the longest name at the leftmost word wins, as in a regex
+    for i in [i for i, word in enumerate(words) if word in longest]:
+        if i < free:
+            continue
+        size = next((n for n in range(longest[words[i]], 0, -1) if tuple(words[i : i + n]) in codes), 0)
+        if size:
+            found.add(f"p:{codes[tuple(words[i : i + size])]}")
+            free = i + size
+    return frozenset(found)
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -160,29 +181,41 @@ class MatchStories(beam.DoFn):
             release.set(Timestamp.from_utc_datetime(later[0][0]))
 
 
+def _profile(article: dict[str, Any]) -> tuple[str, tuple[str, tuple, tuple[str, ...]]]:
+    """(article_id, (Kyiv day, first-report order, fingerprint)): what grouping needs, without the text."""
+    day = local_date(article["published_at"]).isoformat() if article["published_at"] else UNDATED
+    return article["article_id"], (day, first_report_order(article), tuple(sorted(fingerprint(article["text"]))))
+
+
 def _split(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
-    """Articles with a story from their events go on; the others are keyed by day for grouping."""
-    _, grouped = element
+    """(article_id, story) for an article with a story from its events; the others are keyed
+    by day for grouping."""
+    article_id, grouped = element
     story = next(iter(grouped["story"]), None)
-    for article in grouped["articles"]:
-        if story:
-            yield dict(article, story_id=story)
-        else:
-            day = local_date(article["published_at"]).isoformat() if article["published_at"] else UNDATED
-            yield beam.pvalue.TaggedOutput(WITHOUT_EVENTS, (day, article))
+    if story:
+        yield article_id, story
+        return
+    for day, order, features in grouped["profile"]:
+        yield beam.pvalue.TaggedOutput(WITHOUT_EVENTS, (day, (order, article_id, features)))
 
 
-def _group_by_fingerprint(element: tuple[str, Iterable[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+def _group_by_fingerprint(element: tuple[str, Iterable[tuple]]) -> Iterator[tuple[str, str]]:
     """Greedy, in order of first report: an article joins the first group it is similar to."""
-    _, articles = element
+    _, profiles = element
     groups: list[tuple[frozenset[str], str]] = []
-    for article in sorted(articles, key=first_report_order):
-        features = fingerprint(article["text"])
+    for _, article_id, features in sorted(profiles):
+        features = frozenset(features)
         story = next((s for f, s in groups if features and _jaccard(f, features) >= STORY_SIMILARITY), None)
         if story is None:
-            story = stable_id("story", "article", article["article_id"])
+            story = stable_id("story", "article", article_id)
             groups.append((features, story))
-        yield dict(article, story_id=story)
+        yield article_id, story
+
+
+def _with_story(element: tuple[str, dict[str, list]]) -> Iterator[dict[str, Any]]:
+    _, grouped = element
+    for article in grouped["articles"]:
+        yield dict(article, story_id=grouped["story"][0])
 
 
 class AssignStories(beam.PTransform):
@@ -200,7 +233,7 @@ class AssignStories(beam.PTransform):
             | "MatchStories" >> beam.ParDo(MatchStories(self._horizon)).with_outputs(EXPIRED, main="stories")
         ).stories
         split = (
-            {"articles": inputs["articles"] | "KeyById" >> beam.WithKeys(lambda a: a["article_id"]), "story": leads}
+            {"profile": inputs["articles"] | "Profiles" >> beam.Map(_profile), "story": leads}
             | "JoinStories" >> beam.CoGroupByKey()
             | "Split" >> beam.FlatMap(_split).with_outputs(WITHOUT_EVENTS, main="with_events")
         )
@@ -209,4 +242,9 @@ class AssignStories(beam.PTransform):
             | "GroupByDay" >> beam.GroupByKey()
             | "GroupByFingerprint" >> beam.FlatMap(_group_by_fingerprint)
         )
-        return (split.with_events, grouped) | "AllArticles" >> beam.Flatten()
+        stories = (split.with_events, grouped) | "AllStories" >> beam.Flatten()
+        return (
+            {"articles": inputs["articles"] | "KeyById" >> beam.WithKeys(lambda a: a["article_id"]), "story": stories}
+            | "JoinArticles" >> beam.CoGroupByKey()
+            | "WithStory" >> beam.FlatMap(_with_story)
+        )
