@@ -37,7 +37,7 @@ def run(stream: test_stream.TestStream, expected: list[tuple[str, str]], expired
     options = PipelineOptions(["--runner=BundleBasedDirectRunner", "--streaming"])
     with beam.Pipeline(options=options) as p:
         out = p | stream | beam.ParDo(MatchStories(HORIZON)).with_outputs(EXPIRED, main="stories")
-        assert_that(out.stories, equal_to(expected), label="stories")
+        assert_that(out.stories | beam.Values(), equal_to(expected), label="stories")
         if expired is not None:
             assert_that(out[EXPIRED], equal_to(expired), label="expired")
 

@@ -21,32 +21,40 @@ their marks (a shuffled row costs ten times a Version).
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
 
 from schemas import Rejected
-from schemas.records import REJECTED, stable_id
+from schemas.records import REJECTED, from_wire, stable_id, to_wire
 from transforms.minhash import bucket_keys, jaccard, shingle_hashes, signatures
 
-_LATEST = datetime.max.replace(tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UNDATED = 1 << 62  # sorts after every date
 NEAR_DUPLICATE = 0.5  # word-3 Jaccard: rewrites by other outlets score 0.03, edits of one text > 0.6
 EARLIEST_IN_BUCKET = 64  # a later article is compared with the 64 earliest of each bucket it falls in
 PARTITIONS = 32  # LSH buckets are spread over this many keys (each holds about 1/32 of the buckets)
 BATCH = {"min_batch_size": 256, "max_batch_size": 4096}
+COPIES = "copies"
 
 
-def first_report_order(row: dict[str, Any]) -> tuple:
-    """Earliest published first; ties (and rows without a date) by where they were read."""
-    return (row["published_at"] or _LATEST, row["source"], row["locator"] or "", row["article_id"])
+def first_report_order(row: dict[str, Any]) -> tuple[int, str, str, str]:
+    """Earliest published first (µs since 1970); ties, and rows without a date, by where they
+    were read. Plain ints and strings: Beam's coder writes them without pickling."""
+    published = row["published_at"]
+    micros = (published - _EPOCH) // timedelta(microseconds=1) if published else _UNDATED
+    return (micros, row["source"], row["locator"] or "", row["article_id"])
 
 
 class Version(NamedTuple):
-    """What the copy marks are decided on: an article without its text."""
+    """What the copy marks are decided on: an article without its text. It travels between
+    steps as a plain tuple (`tuple(v)`, `Version._make(t)`), which Beam encodes field by field;
+    a NamedTuple would be pickled."""
 
     article_id: str  # the id it is written with (an edit in place gets a new one)
     read_as: str  # the id it was read with: the key that joins the marks back to the row
@@ -63,41 +71,45 @@ class Version(NamedTuple):
 def _version(row: dict[str, Any]) -> tuple[str, Version]:
     hashes = shingle_hashes(row["text"]).tobytes()
     aid = row["article_id"]
-    return aid, Version(aid, aid, first_report_order(row), row["content_hash"], hashes)
+    return aid, tuple(Version(aid, aid, first_report_order(row), row["content_hash"], hashes))
 
 
-def _resolve_same_article(element: tuple[str, Iterable[Version]]) -> Iterator[Version]:
-    """Versions read with one article_id: the first is kept; a later one with the same text is a
-    repeat (dropped here, rejected at the join); one with new text is an edit of the first."""
+def _resolve_same_article(element: tuple[str, Iterable[tuple]]) -> Iterator[tuple[str, tuple]]:
+    """Versions read with one article_id, keyed by their text: the first is kept; a later one
+    with the same text is a repeat (dropped here, rejected at the join); one with new text is an
+    edit of the first."""
     _, versions = element
-    first, *later = sorted(versions, key=lambda v: (v.order, v.content_hash))
-    yield first
+    first, *later = sorted(map(Version._make, versions), key=lambda v: (v.order, v.content_hash))
+    yield first.content_hash, tuple(first)
     seen = {first.content_hash}
     for version in later:
         if version.content_hash not in seen:
             seen.add(version.content_hash)
-            yield version._replace(
+            edit = version._replace(
                 article_id=stable_id(first.article_id, version.content_hash),
                 duplicate_of=first.article_id,
                 similarity=round(jaccard(first.shingles(), version.shingles()), 4),
             )
+            yield edit.content_hash, tuple(edit)
 
 
-def _mark_same_text(element: tuple[str, Iterable[Version]]) -> Iterator[Any]:
-    """Versions with the same normalized text: all but the earliest are copies of it."""
+def _mark_same_text(element: tuple[str, Iterable[tuple]]) -> Iterator[Any]:
+    """Versions with the same normalized text: all but the earliest are copies of it. The
+    original goes on keyed by its id; the copies, done, by the id they were read with."""
     _, versions = element
-    original, *copies = sorted(versions, key=lambda v: v.order)
-    yield original
+    original, *copies = sorted(map(Version._make, versions), key=lambda v: v.order)
+    yield original.article_id, tuple(original)
     for copy in copies:
         marked = copy if copy.duplicate_of else copy._replace(duplicate_of=original.article_id, similarity=1.0)
-        yield beam.pvalue.TaggedOutput("copies", marked)
+        yield beam.pvalue.TaggedOutput(COPIES, (marked.read_as, tuple(marked)))
 
 
-def _bucket_entries(batch: list[Version]) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray, list[str]]]]:
+def _bucket_entries(batch: list[tuple[str, tuple]]) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray, list[str]]]]:
     """(partition, (bucket keys, publication times, article ids)) for a batch of versions: one
     element per partition instead of one per article and band."""
+    batch = [Version._make(t) for _, t in batch]
     keys = bucket_keys(signatures([v.shingles() for v in batch]))
-    times = np.array([v.order[0].timestamp() for v in batch])
+    times = np.array([v.order[0] for v in batch], dtype=np.int64)
     part = keys % np.uint64(PARTITIONS)
     for p in np.unique(part):
         rows, bands = np.nonzero(part == p)
@@ -115,56 +127,58 @@ def _candidates(element: tuple[int, Iterable[tuple]]) -> Iterator[tuple[str, tup
     times = np.concatenate([c[1] for c in chunks])
     ids = [aid for c in chunks for aid in c[2]]
     order = np.lexsort((times, keys))
-    keys, times = keys[order], times[order]
+    keys = keys[order]
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     ends = np.append(starts[1:], keys.size)
-    laters: dict[str, set[str]] = defaultdict(set)
     shared = ends - starts > 1
-    for start, end in zip(starts[shared], ends[shared], strict=True):
-        members = [ids[i] for i in order[start:end]]
-        upto = np.searchsorted(times[start:end], times[start:end], side="right")
+    ids = [ids[i] for i in order.tolist()]
+    times = times[order].tolist()
+    laters: dict[str, set[str]] = defaultdict(set)
+    for start, end in zip(starts[shared].tolist(), ends[shared].tolist(), strict=True):
+        members, published = ids[start:end], times[start:end]
         for j, later in enumerate(members):
-            for earlier in members[: min(upto[j], EARLIEST_IN_BUCKET)]:
+            for earlier in members[: min(bisect.bisect_right(published, published[j]), EARLIEST_IN_BUCKET)]:
                 if earlier != later:
                     laters[earlier].add(later)
     for earlier, found in laters.items():
         yield earlier, tuple(sorted(found))
 
 
-def _offer_to_laters(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, Version]]:
+def _offer_to_laters(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, tuple]]:
     _, grouped = element
     earlier = grouped["version"][0]
     for later in sorted(set().union(*grouped["laters"])):
         yield later, earlier
 
 
-def _verify(element: tuple[str, dict[str, list]]) -> Version:
-    """The version, `duplicate_of` the earliest earlier candidate with Jaccard ≥ NEAR_DUPLICATE."""
+def _verify(element: tuple[str, dict[str, list]]) -> tuple[str, tuple]:
+    """(read_as, the version), `duplicate_of` the earliest earlier candidate with Jaccard ≥
+    NEAR_DUPLICATE."""
     _, grouped = element
-    version = grouped["version"][0]
-    if version.duplicate_of:
-        return version
-    mine = version.shingles()
-    for earlier in sorted(set(grouped["earlier"]), key=lambda v: v.order):
-        if earlier.order >= version.order:
-            break
-        similarity = jaccard(earlier.shingles(), mine)
-        if similarity >= NEAR_DUPLICATE:
-            return version._replace(duplicate_of=earlier.article_id, similarity=round(similarity, 4))
-    return version
+    version = Version._make(grouped["version"][0])
+    if not version.duplicate_of:
+        mine = version.shingles()
+        for earlier in sorted(map(Version._make, set(grouped["earlier"])), key=lambda v: v.order):
+            if earlier.order >= version.order:
+                break
+            similarity = jaccard(earlier.shingles(), mine)
+            if similarity >= NEAR_DUPLICATE:
+                version = version._replace(duplicate_of=earlier.article_id, similarity=round(similarity, 4))
+                break
+    return version.read_as, tuple(version)
 
 
 class NearDuplicates(beam.PTransform):
-    """Versions -> the same versions, near-duplicates marked (MinHash-LSH, verified Jaccard).
+    """(article_id, version) -> (read_as, version), near-duplicates marked (MinHash-LSH, verified
+    Jaccard).
 
     Signatures are computed a batch at a time; a batch sends one element per partition of the
     bucket space, holding its articles' bucket keys. Candidate pairs go to the earlier
     article, which offers its shingles to each later one, where the exact Jaccard decides."""
 
-    def expand(self, versions: beam.PCollection) -> beam.PCollection:
-        by_id = versions | "KeyById" >> beam.Map(lambda v: (v.article_id, v))
+    def expand(self, by_id: beam.PCollection) -> beam.PCollection:
         candidates = (
-            versions
+            by_id
             | "Batch" >> beam.BatchElements(**BATCH)
             | "BucketEntries" >> beam.FlatMap(_bucket_entries)
             | "GroupByPartition" >> beam.GroupByKey()
@@ -184,9 +198,9 @@ def _apply_marks(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
     """The rows read with one article_id, each with the marks of its version; a row whose version
     was dropped as a repeat goes to rejected/."""
     _, grouped = element
-    kept = {(v.order, v.content_hash): v for v in grouped["marks"]}
+    kept = {(v.order, v.content_hash): v for v in map(Version._make, grouped["marks"])}
     id_of_text = {v.content_hash: v.article_id for v in kept.values()}
-    for row in sorted(grouped["rows"], key=first_report_order):
+    for row in sorted(map(from_wire, grouped["rows"]), key=first_report_order):
         version = kept.pop((first_report_order(row), row["content_hash"]), None)
         if version is None:
             detail = f"same id and text as article {id_of_text[row['content_hash']]}"
@@ -202,21 +216,16 @@ class MarkCopies(beam.PTransform):
     re-reads and edits first, then exact copies, then near-duplicates."""
 
     def expand(self, articles: beam.PCollection) -> dict[str, beam.PCollection]:
-        rows = articles | "KeyByArticleId" >> beam.WithKeys(lambda row: row["article_id"])
+        rows = articles | "KeyByArticleId" >> beam.Map(lambda row: (row["article_id"], to_wire(row)))
         texts = (
             articles
             | "Versions" >> beam.Map(_version)
             | "GroupByArticleId" >> beam.GroupByKey()
             | "ResolveSameArticle" >> beam.FlatMap(_resolve_same_article)
-            | "KeyByContent" >> beam.WithKeys(lambda v: v.content_hash)
             | "GroupByContent" >> beam.GroupByKey()
-            | "MarkSameText" >> beam.FlatMap(_mark_same_text).with_outputs("copies", main="originals")
+            | "MarkSameText" >> beam.FlatMap(_mark_same_text).with_outputs(COPIES, main="originals")
         )
-        marks = (
-            (texts.copies, texts.originals | "NearDuplicates" >> NearDuplicates())
-            | "AllVersions" >> beam.Flatten()
-            | "KeyByReadAs" >> beam.Map(lambda v: (v.read_as, v))
-        )
+        marks = (texts.copies, texts.originals | "NearDuplicates" >> NearDuplicates()) | "AllVersions" >> beam.Flatten()
         joined = (
             {"rows": rows, "marks": marks}
             | "JoinMarks" >> beam.CoGroupByKey()

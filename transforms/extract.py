@@ -30,7 +30,7 @@ def mention_row(m: Mention, article: dict[str, Any]) -> dict[str, Any]:
     """A mention as a dict that MergeEvents folds into events."""
     return {
         "article_id": article["article_id"],
-        "reported_at": article["published_at"] or article["ingested_at"],
+        "reported_at": reported_at(article),
         "event_type": m.event_type,
         "event_date": m.event_date,
         "fields": dict(m.fields),
@@ -87,7 +87,7 @@ class _Extract(beam.DoFn):
 def _for_copy(mention: dict[str, Any], copy: dict[str, Any]) -> dict[str, Any]:
     """The original's mention as its exact copy reports it."""
     evidence = [_repoint(e, copy) for e in mention["evidence"]]
-    return dict(mention, article_id=copy["article_id"], reported_at=_reported_at(copy), evidence=evidence)
+    return dict(mention, article_id=copy["article_id"], reported_at=reported_at(copy), evidence=evidence)
 
 
 def _repoint(evidence: dict[str, Any], copy: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +99,8 @@ def _repoint(evidence: dict[str, Any], copy: dict[str, Any]) -> dict[str, Any]:
     return dict(evidence, article_id=copy["article_id"], start=start, end=end)
 
 
-def _reported_at(article: dict[str, Any]) -> datetime:
+def reported_at(article: dict[str, Any]) -> datetime:
+    """When an article reported what it says: published, or read when it has no date."""
     return article["published_at"] or article["ingested_at"]
 
 

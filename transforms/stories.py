@@ -12,8 +12,12 @@ stories come from what articles report, not from their wording:
   of the last horizon, not the whole stream. A story is `merge.story_of_event(event_id, time of
   its first report)`, so the first story of an event has the `story_id` of its rows in events/;
 - an article without events is grouped with the other event-less articles of the same day
-  (Kyiv time) whose fingerprint — the numbers it states and the places it names — has a Jaccard
-  of at least STORY_SIMILARITY with it; each group is a story of its own.
+  (Kyiv time, of publication, or of reading when it has no date) whose fingerprint — the
+  numbers it states and the places it names — has a Jaccard of at least STORY_SIMILARITY with
+  it; each group is a story of its own.
+
+Articles are shuffled once, by day, together with the stories of their events (MatchStories
+emits them keyed by the day of the report, which is the article's day).
 
 Exact copies report their original's events, so they land in its story.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -34,17 +39,16 @@ from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateS
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
-from schemas.records import stable_id
+from schemas.records import from_wire, stable_id, to_wire
 from transforms.copies import first_report_order
 from transforms.counters import NAMESPACE
+from transforms.extract import reported_at
 from transforms.merge import story_of_event
 from transforms.nlp import places
 from transforms.rules import has_numbers, local_date, normalize_numbers
 
 STORY_SIMILARITY = 0.5
 DEFAULT_HORIZON = timedelta(hours=72)
-UNDATED = "undated"
-WITHOUT_EVENTS = "without_events"  # the tag of the articles that report no event
 EXPIRED = "expired"  # the tag of the stories whose state MatchStories dropped
 
 
@@ -97,7 +101,7 @@ def _main_event(element: tuple[str, Iterable[tuple]]) -> TimestampedValue:  # KV
 
 
 class MatchStories(beam.DoFn):
-    """Per event id: (event_id, (reported_at, article_id)) -> (article_id, story_id).
+    """Per event id: (event_id, (reported_at, article_id)) -> (day of the report, (article_id, story_id)).
 
     State: the reports waiting for the watermark, the current story and its last report time.
     When the horizon has passed the state is dropped, counted (story_state_expired) and the
@@ -158,7 +162,7 @@ class MatchStories(beam.DoFn):
 
     def _drain(
         self, fired: Timestamp, pending: Any, story: Any, release: Any, expire: Any
-    ) -> Iterator[tuple[str, str]]:
+    ) -> Iterator[tuple[str, tuple[str, str]]]:
         """Handle the pending reports up to `fired` in event-time order; re-arm the timers."""
         now = fired.to_utc_datetime().replace(tzinfo=timezone.utc)
         waiting = sorted(pending.read())
@@ -166,12 +170,12 @@ class MatchStories(beam.DoFn):
         if not ready:
             return
         current = story.read()
-        for reported_at, article_id, event_id in ready:
-            if current is None or reported_at - current[1] > self._horizon:
-                current = (story_of_event(event_id, reported_at), reported_at)
+        for at, article_id, event_id in ready:
+            if current is None or at - current[1] > self._horizon:
+                current = (story_of_event(event_id, at), at)
                 self._new.inc()
-            current = (current[0], max(current[1], reported_at))
-            yield article_id, current[0]
+            current = (current[0], max(current[1], at))
+            yield story_day(at), (article_id, current[0])
         story.write(current)
         expire.set(Timestamp.from_utc_datetime(current[1] + self._horizon))
         pending.clear()
@@ -181,41 +185,42 @@ class MatchStories(beam.DoFn):
             release.set(Timestamp.from_utc_datetime(later[0][0]))
 
 
-def _profile(article: dict[str, Any]) -> tuple[str, tuple[str, tuple, tuple[str, ...]]]:
-    """(article_id, (Kyiv day, first-report order, fingerprint)): what grouping needs, without the text."""
-    day = local_date(article["published_at"]).isoformat() if article["published_at"] else UNDATED
-    return article["article_id"], (day, first_report_order(article), tuple(sorted(fingerprint(article["text"]))))
+def story_day(moment: datetime) -> str:
+    """The Kyiv day an article belongs to when grouping: of its report (extract.reported_at)."""
+    return local_date(moment).isoformat()
 
 
-def _split(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
-    """(article_id, story) for an article with a story from its events; the others are keyed
-    by day for grouping."""
-    article_id, grouped = element
-    story = next(iter(grouped["story"]), None)
-    if story:
-        yield article_id, story
-        return
-    for day, order, features in grouped["profile"]:
-        yield beam.pvalue.TaggedOutput(WITHOUT_EVENTS, (day, (order, article_id, features)))
+class _FingerprintGroups:
+    """Greedy grouping of one day's event-less articles, fed in order of first report: an article
+    joins the first group whose fingerprint has a Jaccard ≥ STORY_SIMILARITY with its own, or
+    starts one. Only groups that share a feature with it can reach that: an index from feature
+    to groups finds them without comparing it with every group of the day."""
+
+    def __init__(self) -> None:
+        self._groups: list[tuple[frozenset[str], str]] = []
+        self._having: dict[str, list[int]] = defaultdict(list)  # feature -> groups whose fingerprint has it
+
+    def story(self, article_id: str, features: frozenset[str]) -> str:
+        sharing = sorted({g for feature in features for g in self._having[feature]})
+        found = next((g for g in sharing if _jaccard(self._groups[g][0], features) >= STORY_SIMILARITY), None)
+        if found is None:
+            found = len(self._groups)
+            self._groups.append((features, stable_id("story", "article", article_id)))
+            for feature in features:
+                self._having[feature].append(found)
+        return self._groups[found][1]
 
 
-def _group_by_fingerprint(element: tuple[str, Iterable[tuple]]) -> Iterator[tuple[str, str]]:
-    """Greedy, in order of first report: an article joins the first group it is similar to."""
-    _, profiles = element
-    groups: list[tuple[frozenset[str], str]] = []
-    for _, article_id, features in sorted(profiles):
-        features = frozenset(features)
-        story = next((s for f, s in groups if features and _jaccard(f, features) >= STORY_SIMILARITY), None)
-        if story is None:
-            story = stable_id("story", "article", article_id)
-            groups.append((features, story))
-        yield article_id, story
-
-
-def _with_story(element: tuple[str, dict[str, list]]) -> Iterator[dict[str, Any]]:
+def _assign_day(element: tuple[str, dict[str, list]]) -> Iterator[dict[str, Any]]:
+    """One day's articles with their story: from their main event, or from grouping."""
     _, grouped = element
-    for article in grouped["articles"]:
-        yield dict(article, story_id=grouped["story"][0])
+    from_events = dict(grouped["leads"])
+    groups = _FingerprintGroups()
+    for article in sorted(map(from_wire, grouped["articles"]), key=first_report_order):
+        story = from_events.get(article["article_id"]) or groups.story(
+            article["article_id"], fingerprint(article["text"])
+        )
+        yield dict(article, story_id=story)
 
 
 class AssignStories(beam.PTransform):
@@ -232,19 +237,9 @@ class AssignStories(beam.PTransform):
             | "MainEvent" >> beam.Map(_main_event).with_output_types(tuple[str, tuple[datetime, str]])
             | "MatchStories" >> beam.ParDo(MatchStories(self._horizon)).with_outputs(EXPIRED, main="stories")
         ).stories
-        split = (
-            {"profile": inputs["articles"] | "Profiles" >> beam.Map(_profile), "story": leads}
-            | "JoinStories" >> beam.CoGroupByKey()
-            | "Split" >> beam.FlatMap(_split).with_outputs(WITHOUT_EVENTS, main="with_events")
-        )
-        grouped = (
-            split[WITHOUT_EVENTS]
-            | "GroupByDay" >> beam.GroupByKey()
-            | "GroupByFingerprint" >> beam.FlatMap(_group_by_fingerprint)
-        )
-        stories = (split.with_events, grouped) | "AllStories" >> beam.Flatten()
+        articles = inputs["articles"] | "KeyByDay" >> beam.Map(lambda a: (story_day(reported_at(a)), to_wire(a)))
         return (
-            {"articles": inputs["articles"] | "KeyById" >> beam.WithKeys(lambda a: a["article_id"]), "story": stories}
-            | "JoinArticles" >> beam.CoGroupByKey()
-            | "WithStory" >> beam.FlatMap(_with_story)
+            {"articles": articles, "leads": leads}
+            | "JoinByDay" >> beam.CoGroupByKey()
+            | "AssignByDay" >> beam.FlatMap(_assign_day)
         )
