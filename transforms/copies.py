@@ -32,7 +32,7 @@ import numpy as np
 
 from schemas import Rejected
 from schemas.records import REJECTED, from_wire, stable_id, to_wire
-from transforms.minhash import bucket_keys, jaccard, shingle_hashes, signatures
+from transforms.minhash import bucket_keys, jaccard, shingle_hash_sets, signatures
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _UNDATED = 1 << 62  # sorts after every date
@@ -68,10 +68,11 @@ class Version(NamedTuple):
         return np.frombuffer(self.hashes, dtype=np.uint32)
 
 
-def _version(row: dict[str, Any]) -> tuple[str, Version]:
-    hashes = shingle_hashes(row["text"]).tobytes()
-    aid = row["article_id"]
-    return aid, tuple(Version(aid, aid, first_report_order(row), row["content_hash"], hashes))
+def _versions(rows: list[dict[str, Any]]) -> Iterator[tuple[str, tuple]]:
+    """(article_id, Version) of each row of a batch (shingle hashes vectorized over the batch)."""
+    for row, hashes in zip(rows, shingle_hash_sets([r["text"] for r in rows]), strict=True):
+        aid = row["article_id"]
+        yield aid, tuple(Version(aid, aid, first_report_order(row), row["content_hash"], hashes.tobytes()))
 
 
 def _resolve_same_article(element: tuple[str, Iterable[tuple]]) -> Iterator[tuple[str, tuple]]:
@@ -219,7 +220,8 @@ class MarkCopies(beam.PTransform):
         rows = articles | "KeyByArticleId" >> beam.Map(lambda row: (row["article_id"], to_wire(row)))
         texts = (
             articles
-            | "Versions" >> beam.Map(_version)
+            | "BatchRows" >> beam.BatchElements(**BATCH)
+            | "Versions" >> beam.FlatMap(_versions)
             | "GroupByArticleId" >> beam.GroupByKey()
             | "ResolveSameArticle" >> beam.FlatMap(_resolve_same_article)
             | "GroupByContent" >> beam.GroupByKey()

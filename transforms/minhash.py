@@ -67,15 +67,31 @@ def _word_hash(word: str) -> int:
 
 def shingle_hashes(text: str) -> np.ndarray:
     """The sorted, distinct 32-bit hashes of the text's word 3-shingles (uint32)."""
-    found = words(text)
-    if not found:
-        return np.empty(0, dtype=np.uint32)
-    h = np.fromiter(map(_word_hash, found), dtype=np.uint64, count=len(found))
-    if h.size < 3:  # one shingle: the whole text
-        h = np.concatenate([h, np.zeros(3 - h.size, dtype=np.uint64)])
+    return shingle_hash_sets([text])[0]
+
+
+def shingle_hash_sets(texts: list[str]) -> list[np.ndarray]:
+    """shingle_hashes() of many texts, vectorized over all of them."""
+    counts, hashes = [], []
+    for text in texts:
+        found = words(text)
+        if found and len(found) < 3:  # one shingle: the whole text
+            found += [""] * (3 - len(found))
+        counts.append(len(found))
+        hashes.extend(map(_word_hash, found))
+    counts = np.array(counts, dtype=np.int64)
+    flat = np.array(hashes, dtype=np.uint64)
     with np.errstate(over="ignore"):  # uint64 wrap-around is part of the hash
-        mixed = h[:-2] * C1 + h[1:-1] * C2 + h[2:]
-    return np.unique((mixed >> SHIFT).astype(np.uint32))
+        mixed = flat[:-2] * C1 + flat[1:-1] * C2 + flat[2:]
+    # shingles that start in a text and end in it: positions start .. start + count - 3
+    shingle_counts = np.maximum(counts - 2, 0)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    owner = np.repeat(np.arange(len(texts), dtype=np.uint64), shingle_counts)
+    first = np.repeat(starts - np.concatenate([[0], np.cumsum(shingle_counts)[:-1]]), shingle_counts)
+    positions = np.arange(owner.size) + first
+    keyed = np.unique(owner << SHIFT | mixed[positions] >> SHIFT)  # sorted by text, then hash
+    bounds = np.searchsorted(keyed >> SHIFT, np.arange(1, len(texts), dtype=np.uint64))
+    return np.split((keyed & MAX_HASH).astype(np.uint32), bounds)
 
 
 def signatures(hash_sets: list[np.ndarray]) -> np.ndarray:

@@ -45,7 +45,7 @@ from transforms.counters import NAMESPACE
 from transforms.extract import reported_at
 from transforms.merge import story_of_event
 from transforms.nlp import places
-from transforms.rules import has_numbers, local_date, normalize_numbers
+from transforms.rules import local_date, normalize_numbers
 
 STORY_SIMILARITY = 0.5
 DEFAULT_HORIZON = timedelta(hours=72)
@@ -73,9 +73,7 @@ def fingerprint(text: str) -> frozenset[str]:
     """The numbers (≥ 2; not years, dates, times or ages) and places an article names."""
     codes, longest = _place_names()
     lower = text.lower()
-    found = set()
-    if has_numbers(lower):
-        found = {f"n:{n}" for n in _NUMBER.findall(normalize_numbers(text)) if int(n) >= 2}
+    found = {f"n:{n}" for n in _NUMBER.findall(normalize_numbers(text)) if int(n) >= 2}
     words = _WORD.findall(lower)
     free = 0  # names do not overlap: the longest name at the leftmost word wins, as in a regex
     for i in [i for i, word in enumerate(words) if word in longest]:
