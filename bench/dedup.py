@@ -95,8 +95,7 @@ def run_newsmon(rows_path: Path) -> set[str]:
         articles = {"articles": marked["articles"], "reports": reports} | AssignStories()
         _ = (
             articles
-            | beam.Filter(lambda a: a["duplicate_of"])
-            | beam.Map(lambda a: a["article_id"])
+            | beam.FlatMap(lambda a: [a["article_id"]] if a["duplicate_of"] else [])
             | beam.combiners.ToList()
             | beam.Map(lambda ids: found_path.write_text("\n".join(ids)))
         )

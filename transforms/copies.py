@@ -38,9 +38,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _UNDATED = 1 << 62  # sorts after every date
 NEAR_DUPLICATE = 0.5  # word-3 Jaccard: rewrites by other outlets score 0.03, edits of one text > 0.6
 EARLIEST_IN_BUCKET = 64  # a later article is compared with the 64 earliest of each bucket it falls in
-PARTITIONS = 32  # LSH buckets are spread over this many keys (each holds about 1/32 of the buckets)
+PARTITIONS = 8  # LSH buckets are spread over this many keys; a version is sent to up to 8 of them
 BATCH = {"min_batch_size": 256, "max_batch_size": 4096}
-COPIES = "copies"
 
 
 def first_report_order(row: dict[str, Any]) -> tuple[int, str, str, str]:
@@ -94,113 +93,105 @@ def _resolve_same_article(element: tuple[str, Iterable[tuple]]) -> Iterator[tupl
             yield edit.content_hash, tuple(edit)
 
 
-def _mark_same_text(element: tuple[str, Iterable[tuple]]) -> Iterator[Any]:
-    """Versions with the same normalized text: all but the earliest are copies of it. The
-    original goes on keyed by its id; the copies, done, by the id they were read with."""
+def _mark_same_text(element: tuple[str, Iterable[tuple]]) -> Iterator[tuple[str, tuple]]:
+    """(read_as, version) of the versions with the same normalized text: all but the earliest
+    are copies of it."""
     _, versions = element
     original, *copies = sorted(map(Version._make, versions), key=lambda v: v.order)
-    yield original.article_id, tuple(original)
+    yield original.read_as, tuple(original)
     for copy in copies:
         marked = copy if copy.duplicate_of else copy._replace(duplicate_of=original.article_id, similarity=1.0)
-        yield beam.pvalue.TaggedOutput(COPIES, (marked.read_as, tuple(marked)))
+        yield marked.read_as, tuple(marked)
 
 
-def _bucket_entries(batch: list[tuple[str, tuple]]) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray, list[str]]]]:
-    """(partition, (bucket keys, publication times, article ids)) for a batch of versions: one
-    element per partition instead of one per article and band."""
-    batch = [Version._make(t) for _, t in batch]
+def _is_exact_copy(version: Version) -> bool:
+    return version.duplicate_of is not None and version.similarity == 1.0
+
+
+def _member(version: Version) -> tuple[tuple, str, bytes, bool]:
+    """What a partition needs of a version: its order, id, shingles, and whether it is searched
+    (an edit in place already has its duplicate_of) or only a candidate."""
+    return version.order, version.article_id, version.hashes, version.duplicate_of is None
+
+
+def _bucket_entries(batch: list[tuple[str, tuple]]) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray, list]]]:
+    """(partition, (bucket keys, which article, the articles)) for a batch of versions: one
+    element per partition of the bucket space (not one per article and band), holding the
+    bucket keys that fall in it and the versions they belong to."""
+    batch = [v for v in (Version._make(t) for _, t in batch) if not _is_exact_copy(v)]  # its original is searched
     keys = bucket_keys(signatures([v.shingles() for v in batch]))
-    times = np.array([v.order[0] for v in batch], dtype=np.int64)
     part = keys % np.uint64(PARTITIONS)
-    for p in np.unique(part):
+    for p in np.unique(part).tolist():
         rows, bands = np.nonzero(part == p)
-        yield int(p), (keys[rows, bands], times[rows], [batch[i].article_id for i in rows])
+        members, which = np.unique(rows, return_inverse=True)
+        yield p, (keys[rows, bands], which, [_member(batch[i]) for i in members.tolist()])
 
 
-def _candidates(element: tuple[int, Iterable[tuple]]) -> Iterator[tuple[str, tuple[str, ...]]]:
-    """(earlier article, the later ones it may be a near-duplicate of) for the buckets of one
-    partition. In a bucket, each article is paired with the EARLIEST_IN_BUCKET earliest members
-    published no later than it (ties both ways: the exact order is checked on verification).
-    The cap bounds a story syndicated to 300 outlets to 300·64 candidates a band, not 300²/2."""
+def _near_in_partition(element: tuple[int, Iterable[tuple]]) -> Iterator[tuple[str, tuple[tuple, str, float]]]:
+    """(article_id, (order, id, Jaccard) of its earliest near-duplicate) found in the buckets of
+    one partition. In a bucket, an article's candidates are the EARLIEST_IN_BUCKET earliest
+    members published no later than it; it keeps the earliest candidate whose exact Jaccard is
+    ≥ NEAR_DUPLICATE. The cap bounds a story syndicated to 300 outlets to 300·64 candidates a
+    band, not 300²/2. An article may find a match in several partitions: the earliest wins."""
     _, chunks = element
-    chunks = list(chunks)
-    keys = np.concatenate([c[0] for c in chunks])
-    times = np.concatenate([c[1] for c in chunks])
-    ids = [aid for c in chunks for aid in c[2]]
+    versions: list[tuple[tuple, str, bytes, bool]] = []  # _member()s
+    keys, refs = [], []
+    for chunk_keys, which, members in chunks:
+        keys.append(chunk_keys)
+        refs.append(which + len(versions))
+        versions.extend(members)
+    keys, refs = np.concatenate(keys), np.concatenate(refs)
+    times = np.array([order[0] for order, _, _, _ in versions], dtype=np.int64)[refs]
     order = np.lexsort((times, keys))
-    keys = keys[order]
+    keys, refs, times = keys[order], refs[order], times[order]
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     ends = np.append(starts[1:], keys.size)
     shared = ends - starts > 1
-    ids = [ids[i] for i in order.tolist()]
-    times = times[order].tolist()
-    laters: dict[str, set[str]] = defaultdict(set)
+    candidates: dict[int, set[int]] = defaultdict(set)
     for start, end in zip(starts[shared].tolist(), ends[shared].tolist(), strict=True):
-        members, published = ids[start:end], times[start:end]
+        members, published = refs[start:end].tolist(), times[start:end].tolist()
         for j, later in enumerate(members):
-            for earlier in members[: min(bisect.bisect_right(published, published[j]), EARLIEST_IN_BUCKET)]:
-                if earlier != later:
-                    laters[earlier].add(later)
-    for earlier, found in laters.items():
-        yield earlier, tuple(sorted(found))
-
-
-def _offer_to_laters(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, tuple]]:
-    _, grouped = element
-    earlier = grouped["version"][0]
-    for later in sorted(set().union(*grouped["laters"])):
-        yield later, earlier
-
-
-def _verify(element: tuple[str, dict[str, list]]) -> tuple[str, tuple]:
-    """(read_as, the version), `duplicate_of` the earliest earlier candidate with Jaccard ≥
-    NEAR_DUPLICATE."""
-    _, grouped = element
-    version = Version._make(grouped["version"][0])
-    if not version.duplicate_of:
-        mine = version.shingles()
-        for earlier in sorted(map(Version._make, set(grouped["earlier"])), key=lambda v: v.order):
-            if earlier.order >= version.order:
+            if versions[later][3]:
+                earliest = members[: min(bisect.bisect_right(published, published[j]), EARLIEST_IN_BUCKET)]
+                candidates[later].update(earliest)
+    for later, found in candidates.items():
+        order, article_id, hashes, _ = versions[later]
+        mine = np.frombuffer(hashes, dtype=np.uint32)
+        for earlier_order, earlier_id, earlier_hashes, _ in sorted(versions[e] for e in found):
+            if earlier_order >= order:
                 break
-            similarity = jaccard(earlier.shingles(), mine)
-            if similarity >= NEAR_DUPLICATE:
-                version = version._replace(duplicate_of=earlier.article_id, similarity=round(similarity, 4))
+            similarity = jaccard(np.frombuffer(earlier_hashes, dtype=np.uint32), mine)
+            if similarity >= NEAR_DUPLICATE:  # a searched version is not an edit: article_id is its read_as
+                yield article_id, (earlier_order, earlier_id, round(similarity, 4))
                 break
-    return version.read_as, tuple(version)
 
 
 class NearDuplicates(beam.PTransform):
-    """(article_id, version) -> (read_as, version), near-duplicates marked (MinHash-LSH, verified
-    Jaccard).
+    """(read_as, version) -> (read_as, (order, id, Jaccard) of the earliest near-duplicate found
+    in one partition of the bucket space), for the versions that are near-duplicates.
 
-    Signatures are computed a batch at a time; a batch sends one element per partition of the
-    bucket space, holding its articles' bucket keys. Candidate pairs go to the earlier
-    article, which offers its shingles to each later one, where the exact Jaccard decides."""
+    Signatures are computed a batch at a time. A batch sends one element to each partition of
+    the bucket space, with the versions whose bucket keys fall in it; candidates are verified
+    there. A version is sent to each partition its 32 bucket keys fall in (at most PARTITIONS):
+    that costs memory, and saves shuffling one element per candidate pair."""
 
-    def expand(self, by_id: beam.PCollection) -> beam.PCollection:
-        candidates = (
-            by_id
+    def expand(self, versions: beam.PCollection) -> beam.PCollection:
+        return (
+            versions
             | "Batch" >> beam.BatchElements(**BATCH)
             | "BucketEntries" >> beam.FlatMap(_bucket_entries)
             | "GroupByPartition" >> beam.GroupByKey()
-            | "Candidates" >> beam.FlatMap(_candidates)
-        )
-        offers = (
-            {"version": by_id, "laters": candidates}
-            | "JoinEarlier" >> beam.CoGroupByKey()
-            | "OfferToLaters" >> beam.FlatMap(_offer_to_laters)
-        )
-        return (
-            {"version": by_id, "earlier": offers} | "JoinLater" >> beam.CoGroupByKey() | "Verify" >> beam.Map(_verify)
+            | "NearInPartition" >> beam.FlatMap(_near_in_partition)
         )
 
 
 def _apply_marks(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
-    """The rows read with one article_id, each with the marks of its version; a row whose version
-    was dropped as a repeat goes to rejected/."""
+    """The rows read with one article_id, each with the marks of its version, or of the earliest
+    near-duplicate found for it; a row whose version was dropped as a repeat goes to rejected/."""
     _, grouped = element
-    kept = {(v.order, v.content_hash): v for v in map(Version._make, grouped["marks"])}
+    kept = {(v.order, v.content_hash): v for v in map(Version._make, grouped["versions"])}
     id_of_text = {v.content_hash: v.article_id for v in kept.values()}
+    near = min(grouped["near"], default=None)
     for row in sorted(map(from_wire, grouped["rows"]), key=first_report_order):
         version = kept.pop((first_report_order(row), row["content_hash"]), None)
         if version is None:
@@ -208,6 +199,8 @@ def _apply_marks(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
             rejected = Rejected(row["source"], "repeated_record", detail, row["text"][:300], row["locator"])
             yield beam.pvalue.TaggedOutput(REJECTED, rejected.to_row(row["ingested_at"], row["origin"]))
             continue
+        if version.duplicate_of is None and near:
+            version = version._replace(duplicate_of=near[1], similarity=near[2])
         marks = {"article_id": version.article_id, "duplicate_of": version.duplicate_of}
         yield dict(row, **marks, similarity=version.similarity)
 
@@ -218,18 +211,17 @@ class MarkCopies(beam.PTransform):
 
     def expand(self, articles: beam.PCollection) -> dict[str, beam.PCollection]:
         rows = articles | "KeyByArticleId" >> beam.Map(lambda row: (row["article_id"], to_wire(row)))
-        texts = (
+        versions = (
             articles
             | "BatchRows" >> beam.BatchElements(**BATCH)
             | "Versions" >> beam.FlatMap(_versions)
             | "GroupByArticleId" >> beam.GroupByKey()
             | "ResolveSameArticle" >> beam.FlatMap(_resolve_same_article)
             | "GroupByContent" >> beam.GroupByKey()
-            | "MarkSameText" >> beam.FlatMap(_mark_same_text).with_outputs(COPIES, main="originals")
+            | "MarkSameText" >> beam.FlatMap(_mark_same_text)
         )
-        marks = (texts.copies, texts.originals | "NearDuplicates" >> NearDuplicates()) | "AllVersions" >> beam.Flatten()
         joined = (
-            {"rows": rows, "marks": marks}
+            {"rows": rows, "versions": versions, "near": versions | "NearDuplicates" >> NearDuplicates()}
             | "JoinMarks" >> beam.CoGroupByKey()
             | "ApplyMarks" >> beam.FlatMap(_apply_marks).with_outputs(REJECTED, main="articles")
         )

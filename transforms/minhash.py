@@ -134,5 +134,8 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
     """Exact Jaccard of two sorted, distinct hash arrays."""
     if a.size == 0 and b.size == 0:
         return 1.0
-    common = np.intersect1d(a, b, assume_unique=True).size
+    if a.size == 0 or b.size == 0:
+        return 0.0
+    at = np.searchsorted(b, a)  # where each of a would be in b (both sorted)
+    common = int(np.count_nonzero(b[np.minimum(at, b.size - 1)] == a))
     return common / (a.size + b.size - common)

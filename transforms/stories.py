@@ -25,6 +25,7 @@ Exact copies report their original's events, so they land in its story.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -188,23 +189,32 @@ def story_day(moment: datetime) -> str:
     return local_date(moment).isoformat()
 
 
+def _prefix(features: frozenset[str]) -> list[str]:
+    """Prefix filtering: two fingerprints with a Jaccard ≥ STORY_SIMILARITY share at least one
+    of the first |f| − ⌈STORY_SIMILARITY·|f|⌉ + 1 features of each, in one fixed order (numbers,
+    which are rarer, before places)."""
+    ordered = sorted(features)
+    return ordered[: len(ordered) - math.ceil(STORY_SIMILARITY * len(ordered)) + 1]
+
+
 class _FingerprintGroups:
     """Greedy grouping of one day's event-less articles, fed in order of first report: an article
     joins the first group whose fingerprint has a Jaccard ≥ STORY_SIMILARITY with its own, or
-    starts one. Only groups that share a feature with it can reach that: an index from feature
-    to groups finds them without comparing it with every group of the day."""
+    starts one. Groups are indexed by the prefix of their fingerprint, so an article is compared
+    only with the groups that can reach the threshold, not with every group of the day."""
 
     def __init__(self) -> None:
         self._groups: list[tuple[frozenset[str], str]] = []
-        self._having: dict[str, list[int]] = defaultdict(list)  # feature -> groups whose fingerprint has it
+        self._having: dict[str, list[int]] = defaultdict(list)  # prefix feature -> groups
 
     def story(self, article_id: str, features: frozenset[str]) -> str:
-        sharing = sorted({g for feature in features for g in self._having[feature]})
+        prefix = _prefix(features)
+        sharing = sorted({g for feature in prefix for g in self._having.get(feature, ())})
         found = next((g for g in sharing if _jaccard(self._groups[g][0], features) >= STORY_SIMILARITY), None)
         if found is None:
             found = len(self._groups)
             self._groups.append((features, stable_id("story", "article", article_id)))
-            for feature in features:
+            for feature in prefix:
                 self._having[feature].append(found)
         return self._groups[found][1]
 
