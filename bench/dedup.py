@@ -15,7 +15,9 @@ its own process (peak memory is its own):
 recall_vs_baseline: of the items datasketch finds to be near-duplicates, the share newsmon finds.
 With the same MinHash values both see the same candidates, so anything below 1.0 is lost by
 newsmon's candidate search (its cap of EARLIEST_IN_BUCKET per bucket).
-Prints a table and writes bench/results/dedup.json.
+Each side runs --runs times (3) and the median time is kept; newsmon also runs once with 32
+partitions, the setting for spreading the search over many workers. Prints a table and writes
+bench/results/dedup.json.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import json
 import pickle
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +40,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from transforms.copies import PARTITIONS  # noqa: E402  (the default of --lsh-partitions)
+
 RUWA = ROOT.parent / "shared" / "data" / "ruwa" / "RUWA_01.08.23.csv.zip"
 RESULTS = ROOT / "bench" / "results" / "dedup.json"
 
@@ -81,7 +86,7 @@ def _load(path: str) -> list[dict]:
         return pickle.load(f)
 
 
-def run_newsmon(rows_path: Path) -> set[str]:
+def run_newsmon(rows_path: Path, partitions: int) -> set[str]:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -90,7 +95,7 @@ def run_newsmon(rows_path: Path) -> set[str]:
 
     found_path = rows_path.with_suffix(".found")
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
-        marked = p | beam.Create([str(rows_path)]) | beam.FlatMap(_load) | MarkCopies()
+        marked = p | beam.Create([str(rows_path)]) | beam.FlatMap(_load) | MarkCopies(partitions)
         reports = p | "NoEvents" >> beam.Create([]).with_output_types(tuple[str, tuple])
         articles = {"articles": marked["articles"], "reports": reports} | AssignStories()
         _ = (
@@ -124,40 +129,51 @@ def run_datasketch(rows: list[dict]) -> set[str]:
     return found
 
 
-def child(mode: str, n: int) -> None:
+def child(mode: str, n: int, partitions: int) -> None:
     rows = items(n)
     with tempfile.TemporaryDirectory() as tmp:
         rows_path = Path(tmp) / "rows.pickle"
         rows_path.write_bytes(pickle.dumps(rows))
         start = time.perf_counter()
-        found = run_newsmon(rows_path) if mode == "newsmon" else run_datasketch(rows)
+        found = run_newsmon(rows_path, partitions) if mode == "newsmon" else run_datasketch(rows)
         seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb, "items": len(rows), "found": sorted(found)}))
 
 
-def measure(mode: str, n: int) -> dict:
-    cmd = [sys.executable, __file__, "--child", mode, "--items", str(n)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def measure(mode: str, n: int, runs: int, partitions: int = PARTITIONS) -> dict:
+    """Median time and largest peak memory of `runs` runs, each in a fresh process."""
+    cmd = [sys.executable, __file__, "--child", mode, "--items", str(n), "--partitions", str(partitions)]
+    done = [json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])]
+    for _ in range(runs - 1):
+        done.append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1]))
+    assert all(d["found"] == done[0]["found"] for d in done), "runs found different near-duplicates"
+    return dict(
+        done[0], seconds=statistics.median(d["seconds"] for d in done), peak_rss_mb=max(d["peak_rss_mb"] for d in done)
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3, help="runs per side; the median time is reported")
+    parser.add_argument("--partitions", type=int, default=PARTITIONS, help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=["newsmon", "datasketch"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not RUWA.exists():
         sys.exit(f"{RUWA} is absent: this benchmark needs ../shared/data")
     if args.child:
-        child(args.child, args.items)
+        child(args.child, args.items, args.partitions)
         return
-    ours, theirs = measure("newsmon", args.items), measure("datasketch", args.items)
+    ours, theirs = measure("newsmon", args.items, args.runs), measure("datasketch", args.items, args.runs)
+    spread = measure("newsmon", args.items, 1, partitions=32)
     n = ours["items"]
     found, baseline = set(ours["found"]), set(theirs["found"])
     result = {
         "benchmark": "near-duplicates: MarkCopies + AssignStories (FnApiRunner) vs datasketch MinHashLSH",
         "items": n,
+        "runs": args.runs,
+        "lsh_partitions": PARTITIONS,
         "articles_per_s": round(n / ours["seconds"], 1),
         "baseline_articles_per_s": round(n / theirs["seconds"], 1),
         "ratio": round(theirs["seconds"] / ours["seconds"], 3),
@@ -167,15 +183,35 @@ def main() -> None:
         "baseline_near_duplicates_found": len(baseline),
         "recall_vs_baseline": round(len(found & baseline) / len(baseline), 4) if baseline else 1.0,
         "found_by_newsmon_only": len(found - baseline),
+        "with_32_partitions": {
+            "articles_per_s": round(n / spread["seconds"], 1),
+            "peak_rss_mb": round(spread["peak_rss_mb"], 1),
+            "same_near_duplicates": spread["found"] == ours["found"],
+        },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"{'':24} {'items/s':>9} {'peak RSS MB':>12} {'near-dups':>10}")
-    print(f"{'newsmon (FnApiRunner)':24} {result['articles_per_s']:>9} {result['peak_rss_mb']:>12} {len(found):>10}")
-    row = [result["baseline_articles_per_s"], result["baseline_peak_rss_mb"], len(baseline)]
-    print(f"{'datasketch MinHashLSH':24} {row[0]:>9} {row[1]:>12} {row[2]:>10}")
+    print(f"{'':34} {'items/s':>9} {'peak RSS MB':>12} {'near-dups':>10}")
+    rows = [
+        (
+            f"newsmon, {PARTITIONS} partitions (FnApiRunner)",
+            result["articles_per_s"],
+            result["peak_rss_mb"],
+            len(found),
+        ),
+        (
+            "newsmon, 32 partitions (1 run)",
+            result["with_32_partitions"]["articles_per_s"],
+            result["with_32_partitions"]["peak_rss_mb"],
+            len(found) if result["with_32_partitions"]["same_near_duplicates"] else "differ",
+        ),
+        ("datasketch MinHashLSH", result["baseline_articles_per_s"], result["baseline_peak_rss_mb"], len(baseline)),
+    ]
+    for name, speed, memory, count in rows:
+        print(f"{name:34} {speed:>9} {memory:>12} {count!s:>10}")
     print(
-        f"ratio {result['ratio']}, recall vs datasketch {result['recall_vs_baseline']} -> {RESULTS.relative_to(ROOT)}"
+        f"ratio {result['ratio']} (median of {args.runs}), recall vs datasketch {result['recall_vs_baseline']} "
+        f"-> {RESULTS.relative_to(ROOT)}"
     )
 
 

@@ -10,6 +10,7 @@ from pipeline.options import (
     check_spacy_model,
     dedup_horizon,
     fetch_config,
+    lsh_partitions,
     output_path,
     sources_from_options,
     window_seconds,
@@ -34,12 +35,13 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     fetch = fetch_config(opts)
     window = window_seconds(opts)
     horizon = dedup_horizon(opts)
+    partitions = lsh_partitions(opts)
     check_spacy_model(opts)
 
     p = beam.Pipeline(options=options)
     read = p | "ReadArticles" >> ReadArticles(sources, fetch)
     normalized = read["articles"] | "NormalizeArticles" >> NormalizeArticles()
-    marked = normalized["articles"] | "MarkCopies" >> MarkCopies()
+    marked = normalized["articles"] | "MarkCopies" >> MarkCopies(partitions)
     mentions = marked["articles"] | "ExtractEvents" >> ExtractEvents(opts.spacy_model)
     merged = mentions | "MergeEvents" >> MergeEvents()
     stories = {"articles": marked["articles"], "reports": merged["reports"]}

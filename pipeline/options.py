@@ -56,6 +56,13 @@ class NewsmonOptions(PipelineOptions):
             help="how far back a report can join a story; older story state expires (default 72h)",
         )
         group.add_argument(
+            "--lsh-partitions",
+            dest="lsh_partitions",
+            default="4",
+            help="keys the near-duplicate search spreads LSH buckets over; raise it with the number of "
+            "workers on a big batch (each article's shingles go to up to this many keys; default 4)",
+        )
+        group.add_argument(
             "--spacy-model",
             dest="spacy_model",
             default=None,
@@ -102,6 +109,13 @@ def fetch_config(opts: NewsmonOptions) -> FetchConfig:
 
 def dedup_horizon(opts: NewsmonOptions) -> timedelta:
     return timedelta(seconds=parse_duration(opts.dedup_horizon, "--dedup-horizon"))
+
+
+def lsh_partitions(opts: NewsmonOptions) -> int:
+    count = parse_count(opts.lsh_partitions, "--lsh-partitions")
+    if count < 1:
+        raise UsageError(f"--lsh-partitions {opts.lsh_partitions!r}: want at least 1")
+    return count
 
 
 def window_seconds(opts: NewsmonOptions) -> int:

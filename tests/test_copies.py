@@ -133,3 +133,17 @@ def test_signatures_of_a_batch_equal_those_computed_one_by_one(texts):
     batch = signatures(sets * 40)
     for i, hashes in enumerate(sets * 40):
         assert (batch[i] == signatures([hashes])[0]).all()
+
+
+def test_the_result_does_not_depend_on_the_number_of_partitions(texts):
+    """A bucket lies in one partition: 1, 4 or 16 partitions find the same near-duplicates."""
+    rows = [article(f"https://outlet{i}.example/a", edited(texts["original"]) + f" Update {i}.", i) for i in range(6)]
+    rows += [article("https://kyivwire.example/a", texts["original"], -5)]
+    results = []
+    for partitions in (1, 4, 16):
+        _FOUND.clear()
+        with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
+            assert_that((p | beam.Create(rows) | MarkCopies(partitions))["articles"], _collect)
+        results.append(dict(_FOUND))
+    assert results[0] == results[1] == results[2]
+    assert sum(1 for r in results[0].values() if r["duplicate_of"]) == 6

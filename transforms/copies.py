@@ -38,7 +38,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _UNDATED = 1 << 62  # sorts after every date
 NEAR_DUPLICATE = 0.5  # word-3 Jaccard: rewrites by other outlets score 0.03, edits of one text > 0.6
 EARLIEST_IN_BUCKET = 64  # a later article is compared with the 64 earliest of each bucket it falls in
-PARTITIONS = 8  # LSH buckets are spread over this many keys; a version is sent to up to 8 of them
+PARTITIONS = 4  # default --lsh-partitions: LSH buckets are spread over this many keys
 BATCH = {"min_batch_size": 256, "max_batch_size": 4096}
 
 
@@ -114,13 +114,15 @@ def _member(version: Version) -> tuple[tuple, str, bytes, bool]:
     return version.order, version.article_id, version.hashes, version.duplicate_of is None
 
 
-def _bucket_entries(batch: list[tuple[str, tuple]]) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray, list]]]:
+def _bucket_entries(
+    batch: list[tuple[str, tuple]], partitions: int
+) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray, list]]]:
     """(partition, (bucket keys, which article, the articles)) for a batch of versions: one
     element per partition of the bucket space (not one per article and band), holding the
     bucket keys that fall in it and the versions they belong to."""
     batch = [v for v in (Version._make(t) for _, t in batch) if not _is_exact_copy(v)]  # its original is searched
     keys = bucket_keys(signatures([v.shingles() for v in batch]))
-    part = keys % np.uint64(PARTITIONS)
+    part = keys % np.uint64(partitions)
     for p in np.unique(part).tolist():
         rows, bands = np.nonzero(part == p)
         members, which = np.unique(rows, return_inverse=True)
@@ -172,14 +174,20 @@ class NearDuplicates(beam.PTransform):
 
     Signatures are computed a batch at a time. A batch sends one element to each partition of
     the bucket space, with the versions whose bucket keys fall in it; candidates are verified
-    there. A version is sent to each partition its 32 bucket keys fall in (at most PARTITIONS):
-    that costs memory, and saves shuffling one element per candidate pair."""
+    there. A version is sent to each partition its 32 bucket keys fall in (at most
+    `partitions`): that costs memory, and saves shuffling one element per candidate pair. The
+    result does not depend on `partitions` (a bucket lies in one partition); more partitions
+    spread the search over more workers, fewer send each version to fewer of them."""
+
+    def __init__(self, partitions: int = PARTITIONS):
+        super().__init__()
+        self._partitions = partitions
 
     def expand(self, versions: beam.PCollection) -> beam.PCollection:
         return (
             versions
             | "Batch" >> beam.BatchElements(**BATCH)
-            | "BucketEntries" >> beam.FlatMap(_bucket_entries)
+            | "BucketEntries" >> beam.FlatMap(_bucket_entries, self._partitions)
             | "GroupByPartition" >> beam.GroupByKey()
             | "NearInPartition" >> beam.FlatMap(_near_in_partition)
         )
@@ -209,6 +217,10 @@ class MarkCopies(beam.PTransform):
     """Article rows -> {"articles": rows with duplicate_of/similarity, "rejected": repeats}:
     re-reads and edits first, then exact copies, then near-duplicates."""
 
+    def __init__(self, partitions: int = PARTITIONS):
+        super().__init__()
+        self._partitions = partitions
+
     def expand(self, articles: beam.PCollection) -> dict[str, beam.PCollection]:
         rows = articles | "KeyByArticleId" >> beam.Map(lambda row: (row["article_id"], to_wire(row)))
         versions = (
@@ -221,7 +233,11 @@ class MarkCopies(beam.PTransform):
             | "MarkSameText" >> beam.FlatMap(_mark_same_text)
         )
         joined = (
-            {"rows": rows, "versions": versions, "near": versions | "NearDuplicates" >> NearDuplicates()}
+            {
+                "rows": rows,
+                "versions": versions,
+                "near": versions | "NearDuplicates" >> NearDuplicates(self._partitions),
+            }
             | "JoinMarks" >> beam.CoGroupByKey()
             | "ApplyMarks" >> beam.FlatMap(_apply_marks).with_outputs(REJECTED, main="articles")
         )
