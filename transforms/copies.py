@@ -133,8 +133,9 @@ def _near_in_partition(element: tuple[int, Iterable[tuple]]) -> Iterator[tuple[s
     """(article_id, (order, id, Jaccard) of its earliest near-duplicate) found in the buckets of
     one partition. In a bucket, an article's candidates are the EARLIEST_IN_BUCKET earliest
     members published no later than it; it keeps the earliest candidate whose exact Jaccard is
-    ≥ NEAR_DUPLICATE. The cap bounds a story syndicated to 300 outlets to 300·64 candidates a
-    band, not 300²/2. An article may find a match in several partitions: the earliest wins."""
+    ≥ NEAR_DUPLICATE. The cap bounds a wire story lightly edited by 300 outlets to 300·64
+    candidates a band, not 300²/2. An article may find a match in several partitions: the
+    earliest wins."""
     _, chunks = element
     versions: list[tuple[tuple, str, bytes, bool]] = []  # _member()s
     keys, refs = [], []
