@@ -137,7 +137,9 @@ class RunSummary:
             out.write(f"  WARNING: extraction failed on {self.extract_failed} articles (see the log)\n")
         if not self.balanced:
             out.write("  WARNING: read != articles + rejected for some source; please report this\n")
-        out.write(f"output: {output}/articles  {output}/events  {output}/rejected\n")
+        written = {"articles": articles, "events": sum(self.events.values()), "rejected": rejected}
+        tables = "  ".join(f"{output}/{table}" for table, rows in written.items() if rows)
+        out.write(f"output: {tables or 'no rows, so no files'}\n")  # a table with no rows writes no files
 
 
 if __name__ == "__main__":

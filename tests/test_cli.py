@@ -44,6 +44,17 @@ def test_samples_run_meets_the_output_contract(sample_run):
     assert partitions and all(re.fullmatch(r"window_start=\d{8}T\d{6}Z", p) for p in partitions)
 
 
+def listed_tables(stderr: str) -> set[str]:
+    """The folders the summary's last line names."""
+    return set(re.search(r"^output: (.*)$", stderr, re.MULTILINE).group(1).split())
+
+
+def test_summary_names_the_tables_that_were_written(sample_run, bad_input_run):
+    for out, stderr in (sample_run, bad_input_run[1:]):
+        assert listed_tables(stderr) == {str(table) for table in out.iterdir()}
+    assert not (sample_run[0] / "rejected").exists()  # the samples have nothing to reject
+
+
 def test_samples_every_record_accounted_for(sample_run):
     out, stderr = sample_run
     articles = read_table(out, "articles")
