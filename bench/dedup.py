@@ -144,9 +144,10 @@ def child(mode: str, n: int, partitions: int) -> None:
 def measure(mode: str, n: int, runs: int, partitions: int = PARTITIONS) -> dict:
     """Median time and largest peak memory of `runs` runs, each in a fresh process."""
     cmd = [sys.executable, __file__, "--child", mode, "--items", str(n), "--partitions", str(partitions)]
-    done = [json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])]
-    for _ in range(runs - 1):
-        done.append(json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1]))
+    done = [
+        json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+        for _ in range(runs)
+    ]
     assert all(d["found"] == done[0]["found"] for d in done), "runs found different near-duplicates"
     return dict(
         done[0], seconds=statistics.median(d["seconds"] for d in done), peak_rss_mb=max(d["peak_rss_mb"] for d in done)

@@ -24,17 +24,15 @@ from __future__ import annotations
 import bisect
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 import apache_beam as beam
 import numpy as np
 
 from schemas import Rejected
-from schemas.records import REJECTED, from_wire, stable_id, to_wire
+from schemas.records import REJECTED, from_wire, micros, stable_id, to_wire
 from transforms.minhash import bucket_keys, jaccard, shingle_hash_sets, signatures
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _UNDATED = 1 << 62  # sorts after every date
 NEAR_DUPLICATE = 0.5  # word-3 Jaccard: rewrites by other outlets score 0.03, edits of one text > 0.6
 EARLIEST_IN_BUCKET = 64  # a later article is compared with the 64 earliest of each bucket it falls in
@@ -45,9 +43,8 @@ BATCH = {"min_batch_size": 256, "max_batch_size": 4096}
 def first_report_order(row: dict[str, Any]) -> tuple[int, str, str, str]:
     """Earliest published first (µs since 1970); ties, and rows without a date, by where they
     were read. Plain ints and strings: Beam's coder writes them without pickling."""
-    published = row["published_at"]
-    micros = (published - _EPOCH) // timedelta(microseconds=1) if published else _UNDATED
-    return (micros, row["source"], row["locator"] or "", row["article_id"])
+    published = micros(row["published_at"]) if row["published_at"] else _UNDATED
+    return (published, row["source"], row["locator"] or "", row["article_id"])
 
 
 class Version(NamedTuple):
@@ -104,8 +101,9 @@ def _mark_same_text(element: tuple[str, Iterable[tuple]]) -> Iterator[tuple[str,
         yield marked.read_as, tuple(marked)
 
 
-def _is_exact_copy(version: Version) -> bool:
-    return version.duplicate_of is not None and version.similarity == 1.0
+def is_exact_copy(duplicate_of: str | None, similarity: float | None) -> bool:
+    """Marked as a copy of the same text: ExtractEvents reuses its original's events."""
+    return bool(duplicate_of) and similarity == 1.0
 
 
 def _member(version: Version) -> tuple[tuple, str, bytes, bool]:
@@ -120,7 +118,8 @@ def _bucket_entries(
     """(partition, (bucket keys, which article, the articles)) for a batch of versions: one
     element per partition of the bucket space (not one per article and band), holding the
     bucket keys that fall in it and the versions they belong to."""
-    batch = [v for v in (Version._make(t) for _, t in batch) if not _is_exact_copy(v)]  # its original is searched
+    versions = (Version._make(t) for _, t in batch)
+    batch = [v for v in versions if not is_exact_copy(v.duplicate_of, v.similarity)]  # their originals are searched
     keys = bucket_keys(signatures([v.shingles() for v in batch]))
     part = keys % np.uint64(partitions)
     for p in np.unique(part).tolist():

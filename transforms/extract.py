@@ -17,6 +17,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.copies import is_exact_copy
 from transforms.counters import NAMESPACE
 from transforms.nlp import build_nlp, clip
 from transforms.rules import Mention, extract_mentions
@@ -36,10 +37,6 @@ def mention_row(m: Mention, article: dict[str, Any]) -> dict[str, Any]:
         "fields": dict(m.fields),
         "evidence": [dict(e, article_id=article["article_id"]) for e in m.evidence],
     }
-
-
-def is_exact_copy(article: dict[str, Any]) -> bool:
-    return bool(article["duplicate_of"]) and article["similarity"] == 1.0
 
 
 class _Extract(beam.DoFn):
@@ -114,7 +111,9 @@ class ExtractEvents(beam.PTransform):
         self._model = model
 
     def expand(self, articles: beam.PCollection) -> beam.PCollection:
-        originals, copies = articles | "SplitCopies" >> beam.Partition(lambda a, _: int(is_exact_copy(a)), 2)
+        originals, copies = articles | "SplitCopies" >> beam.Partition(
+            lambda a, _: int(is_exact_copy(a["duplicate_of"], a["similarity"])), 2
+        )
         copies_by_original = copies | "KeyByOriginal" >> beam.Map(lambda a: (a["duplicate_of"], _copy_fields(a)))
         return (
             originals

@@ -49,15 +49,8 @@ _WORD = re.compile(r"\w+")
 
 
 def words(text: str) -> list[str]:
+    """The case-folded words of the text."""
     return _WORD.findall(text.casefold())
-
-
-def shingles(text: str, size: int = 3) -> set[str]:
-    """Word n-grams of the case-folded text (the whole text when it is shorter)."""
-    found = words(text)
-    if len(found) < size:
-        return {" ".join(found)} if found else set()
-    return {" ".join(found[i : i + size]) for i in range(len(found) - size + 1)}
 
 
 @functools.lru_cache(maxsize=1 << 18)

@@ -45,6 +45,7 @@ from transforms.copies import first_report_order
 from transforms.counters import NAMESPACE
 from transforms.extract import reported_at
 from transforms.merge import story_of_event
+from transforms.minhash import words
 from transforms.nlp import places
 from transforms.rules import local_date, normalize_numbers
 
@@ -59,30 +60,28 @@ def _place_names() -> tuple[dict[tuple[str, ...], str], dict[str, int]]:
     codes = {}
     for code, (regions, cities) in places().items():
         for name in regions + cities:
-            codes[tuple(_WORD.findall(name.lower()))] = code
+            codes[tuple(words(name))] = code
     longest: dict[str, int] = {}
     for name in codes:
         longest[name[0]] = max(longest.get(name[0], 0), len(name))
     return codes, longest
 
 
-_WORD = re.compile(r"\w+")
 _NUMBER = re.compile(r"(?<![\d#.,])(\d+)(?![\d#])")
 
 
 def fingerprint(text: str) -> frozenset[str]:
     """The numbers (≥ 2; not years, dates, times or ages) and places an article names."""
     codes, longest = _place_names()
-    lower = text.lower()
     found = {f"n:{n}" for n in _NUMBER.findall(normalize_numbers(text)) if int(n) >= 2}
-    words = _WORD.findall(lower)
+    names = words(text)
     free = 0  # names do not overlap: the longest name at the leftmost word wins, as in a regex
-    for i in [i for i, word in enumerate(words) if word in longest]:
+    for i in [i for i, word in enumerate(names) if word in longest]:
         if i < free:
             continue
-        size = next((n for n in range(longest[words[i]], 0, -1) if tuple(words[i : i + n]) in codes), 0)
+        size = next((n for n in range(longest[names[i]], 0, -1) if tuple(names[i : i + n]) in codes), 0)
         if size:
-            found.add(f"p:{codes[tuple(words[i : i + size])]}")
+            found.add(f"p:{codes[tuple(names[i : i + size])]}")
             free = i + size
     return frozenset(found)
 
