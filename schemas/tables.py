@@ -8,6 +8,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from transforms.extraction import EVENT_TYPES, Field
+
 UTC_TS = pa.timestamp("us", tz="UTC")
 
 ARTICLES = pa.schema(
@@ -56,6 +58,18 @@ EVIDENCE = pa.struct(
     ]
 )
 
+
+def _event_fields() -> list[Field]:
+    """The fields of every registered event type, in the registry's order; a field two types
+    share (status: ceasefire, prisoner_exchange) once, where it first appears."""
+    fields: dict[str, Field] = {}
+    for event_type in EVENT_TYPES.values():
+        for f in event_type.fields:
+            fields.setdefault(f.name, f)
+    return list(fields.values())
+
+
+# The common columns, then each event type's fields (transforms/extraction/types/).
 EVENTS = pa.schema(
     [
         pa.field("event_id", pa.string(), nullable=False),
@@ -68,28 +82,7 @@ EVENTS = pa.schema(
         pa.field("evidence", pa.list_(EVIDENCE)),
         pa.field("first_seen_at", UTC_TS),
         pa.field("updated_at", UTC_TS),
-        # air_attack
-        pa.field("attacker", pa.string()),
-        pa.field("target", pa.string()),
-        pa.field("drones_launched", pa.int32()),
-        pa.field("drones_shot_down", pa.int32()),
-        pa.field("drones_suppressed", pa.int32()),
-        pa.field("drones_neutralized_total", pa.int32()),
-        pa.field("missiles_launched", pa.int32()),
-        pa.field("missiles_shot_down", pa.int32()),
-        pa.field("killed", pa.int32()),
-        pa.field("injured", pa.int32()),
-        pa.field("regions", pa.list_(pa.string())),
-        pa.field("claimant", pa.string()),
-        # ceasefire
-        pa.field("proposer", pa.string()),
-        pa.field("duration_hours", pa.int32()),
-        pa.field("status", pa.string()),  # also prisoner_exchange
-        # talks
-        pa.field("location", pa.string()),
-        pa.field("parties", pa.list_(pa.string())),
-        # prisoner_exchange
-        pa.field("prisoners_per_side", pa.int32()),
+        *(pa.field(f.name, f.type) for f in _event_fields()),
     ]
 )
 

@@ -19,8 +19,8 @@ from typing import Any
 DATA = Path(__file__).parent / "data"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from transforms.extraction import EVENT_FIELDS, extract_mentions  # noqa: E402
 from transforms.nlp import clip  # noqa: E402
-from transforms.rules import EVENT_FIELDS, extract_mentions  # noqa: E402
 
 
 def load_devset(name: str = "devset") -> list[dict[str, Any]]:

@@ -9,8 +9,8 @@ import pytest
 import spacy.util
 from scoring import load_devset, predict, score
 
+from transforms.extraction import EVENT_FIELDS, extract_mentions
 from transforms.nlp import build_nlp, clip
-from transforms.rules import EVENT_FIELDS, extract_mentions
 
 # Friday 14 March 2025, 07:30 in Kyiv
 PUBLISHED = datetime(2025, 3, 14, 5, 30, tzinfo=timezone.utc)

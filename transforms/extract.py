@@ -19,8 +19,8 @@ from apache_beam.metrics import Metrics
 
 from transforms.copies import is_exact_copy
 from transforms.counters import NAMESPACE
+from transforms.extraction import Mention, extract_mentions
 from transforms.nlp import build_nlp, clip
-from transforms.rules import Mention, extract_mentions
 
 logger = logging.getLogger(__name__)
 

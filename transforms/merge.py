@@ -20,7 +20,7 @@ from typing import Any
 import apache_beam as beam
 
 from schemas.records import stable_id
-from transforms.rules import ALL_FIELDS
+from transforms.extraction import ALL_FIELDS
 
 REPORTS = "reports"
 LIST_FIELDS = {"regions", "parties"}

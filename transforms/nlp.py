@@ -1,20 +1,21 @@
 """The spaCy pipeline: blank English (or an installed model) + sentencizer + gazetteer EntityRuler.
 
-Gazetteers are data files in transforms/data/: places.tsv (ISO 3166-2 regions with their cities
-and spelling variants), weapons.tsv (families from the Air Force weapons list), actors.tsv
-(claimants, countries, cities where talks are held). Entities get the label PLACE, WEAPON or
-CLAIMANT and the code / family / name as `ent_id_`.
+Gazetteers are data files in transforms/data/, loaded by transforms/extraction/lexicons.py:
+places.tsv (ISO 3166-2 regions with their cities and spelling variants), weapons.tsv (families
+from the Air Force weapons list), actors.tsv (claimants, countries, cities where talks are
+held). Entities get the label PLACE, WEAPON or CLAIMANT and the code / family / name as `ent_id_`.
 """
 
 from __future__ import annotations
 
-import functools
-from importlib import resources
 from typing import Any
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
+
+import transforms.extraction.sentences  # noqa: F401  (registers the newsmon_sentences component)
+from transforms.extraction.lexicons import actors, places, rows
 
 REGION_SUFFIXES = ("region", "regions", "oblast", "province")
 MAX_CHARS = 100_000  # the longest text extraction reads: news articles are far shorter
@@ -25,33 +26,6 @@ def clip(text: str) -> str:
     return text[:MAX_CHARS]
 
 
-def _rows(name: str) -> list[list[str]]:
-    text = resources.files("transforms").joinpath("data", name).read_text(encoding="utf-8")
-    return [line.split("\t") for line in text.splitlines() if line.strip() and not line.startswith("#")]
-
-
-@functools.lru_cache(maxsize=1)
-def places() -> dict[str, tuple[list[str], list[str]]]:
-    """ISO 3166-2 code -> (region names, city names)."""
-    out = {}
-    for code, names in _rows("places.tsv"):
-        regions, _, cities = names.partition(";")
-        out[code] = ([n for n in regions.split("|") if n], [n for n in cities.split("|") if n])
-    return out
-
-
-@functools.lru_cache(maxsize=1)
-def weapons() -> dict[str, str]:
-    """Lower-cased weapon name -> kind ("drone" or "missile")."""
-    return {name.lower(): kind for _, kind, names in _rows("weapons.tsv") for name in names.split("|")}
-
-
-@functools.lru_cache(maxsize=1)
-def actors() -> list[tuple[str, str, list[str]]]:
-    """(label, id, phrases) rows: CLAIMANT, COUNTRY, TALKS_CITY."""
-    return [(label, ident, phrases.split("|")) for label, ident, phrases in _rows("actors.tsv")]
-
-
 def ruler_patterns() -> list[dict[str, Any]]:
     patterns = []
     for code, (regions, cities) in places().items():
@@ -60,7 +34,7 @@ def ruler_patterns() -> list[dict[str, Any]]:
             if not name.lower().endswith(REGION_SUFFIXES) and "around" not in name:
                 patterns += [{"label": "PLACE", "pattern": f"{name} {s}", "id": code} for s in REGION_SUFFIXES]
         patterns += [{"label": "PLACE", "pattern": name, "id": code} for name in cities]
-    for _family, kind, names in _rows("weapons.tsv"):
+    for _family, kind, names in rows("weapons.tsv"):
         patterns += [{"label": "WEAPON", "pattern": name, "id": kind} for name in names.split("|")]
     for label, ident, phrases in actors():
         if label == "CLAIMANT":
@@ -97,7 +71,5 @@ def build_nlp(model: str | None = None) -> Language:
         nlp.add_pipe("sentencizer")
         ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
     ruler.add_patterns(ruler_patterns())
-    import transforms.rules  # noqa: F401  (registers the newsmon_sentences component)
-
     nlp.add_pipe("newsmon_sentences")
     return nlp

@@ -44,10 +44,10 @@ from schemas.records import from_wire, stable_id, to_wire
 from transforms.copies import first_report_order
 from transforms.counters import NAMESPACE
 from transforms.extract import reported_at
+from transforms.extraction import local_date, normalize_numbers
+from transforms.extraction.lexicons import places
 from transforms.merge import story_of_event
 from transforms.minhash import words
-from transforms.nlp import places
-from transforms.rules import local_date, normalize_numbers
 
 STORY_SIMILARITY = 0.5
 DEFAULT_HORIZON = timedelta(hours=72)

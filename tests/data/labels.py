@@ -1,6 +1,6 @@
 """The label schema shared by the labelled sets' validators (devset, devset2, heldout).
 
-It restates the event fields of the pipeline (transforms/rules.py EVENT_FIELDS, the events
+It restates the event fields of the pipeline (transforms/extraction EVENT_FIELDS, the events
 table) without importing the project, so the validators run with a bare python3;
 tests/test_extract.py checks that the two agree.
 """

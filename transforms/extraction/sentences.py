@@ -1,0 +1,338 @@
+"""The per-sentence analysis: what each sentence of an article states, done once in nlp.pipe.
+
+The Doc gives sentences and gazetteer entities (places, weapons, claimants). Counts are read
+per sentence from a normalized copy of its text (lower case, number words as digits, vague
+amounts marked) split into clauses; a count takes the cue nearest to it in its clause
+("shot down", "jammed", "killed", …) and the object it counts (drones, missiles, people).
+Evidence for a value is the span of the sentence it came from. Each sentence also gets the
+places it names as hit, its claimants, the direction of the attack and the event types it
+speaks of (Sentence.topics); the event types' modules then assemble mentions from these.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from transforms.extraction.dates import DATELINE, OVERNIGHT
+from transforms.extraction.lexicons import (
+    CLAUSE_BREAKS,
+    CUE_RE,
+    DRONE_WORDS,
+    MISSILE_WORDS,
+    MONTHS,
+    OBJECT_SCAN_STOPS,
+    OTHER_WORDS,
+    PEOPLE_WORDS,
+    weapons,
+)
+from transforms.extraction.numbers import normalize_numbers
+from transforms.extraction.places import OCCUPIED, attack_places
+from transforms.extraction.registry import EVENT_TYPES
+
+_TOKEN = re.compile(r"#+|\d+|[a-z0-9]+(?:[-'/][a-z0-9]+)*|[^\sa-z0-9#]")
+
+_HISTORICAL = re.compile(
+    r"\b(?:since|so far|this year|last year|this month|last month|last week|a week (?:ago|earlier)|"
+    r"days? (?:ago|earlier)|weeks? (?:ago|earlier)|previous (?:record|night|week|day|attack|month)|record of|"
+    r"in ####|per (?:day|night|month)|on average|an average|average of|in total this|throughout the war|"
+    rf"over the (?:past|last)|the (?:past|last) (?:#+|\d+) (?:days|weeks|months)|in (?:{MONTHS})\b(?!\s*#))"
+)
+_ATTACK_CONTEXT = re.compile(
+    r"\b(?:hit|hits|struck|strike|strikes|attack|attacks|attacked|damag\w*|kill\w*|injur\w*|wound\w*|fire|fires|"
+    r"debris|downed|shot down|destroyed|intercept\w*|explosions?|blasts?|target\w*|drones?|missiles?|"
+    r"shelling|casualt\w*|dead|died|air defen[cs]e|over the|fell|crashed|shahed\w*|uavs?|shootdowns?)\b"
+)
+
+_PERSON = (
+    r"(?:man|woman|boy|girl|child|teenager|person|resident|civilian|pensioner|driver|worker|employee|firefighter|"
+    r"rescuer|policeman|volunteer|medic|doctor|nurse|journalist|farmer|mother|father|security guard)"
+)
+_PERSON_SINGULAR_ACTIVE = re.compile(
+    rf"\b(killed|injured|wounded|hurt|killing|injuring|wounding) (?:a|an|1) (?:#+-year-old )?(?:[a-z-]+ )?{_PERSON}\b"
+)
+_PERSON_SINGULAR = re.compile(
+    r"\b(?:a|an|1)\s+(?:#+-year-old\s+)?(?:[a-z-]+\s+){0,2}?"
+    r"(?:man|woman|boy|girl|child|teenager|person|resident|civilian|pensioner|driver|worker|employee|firefighter|"
+    r"rescuer|policeman|volunteer|medic|doctor|nurse|journalist|farmer|mother|father|security guard)\b"
+    r"(?: aged #+)?[^.;]*?\b(?:(?:was|has been|were|had been)\s+(?:\w+\s+)?(killed|injured|wounded|hurt)|(died))"
+)
+# "every one of the missiles was destroyed", "both of which were destroyed": all of them
+_ALL_OF = re.compile(
+    r"\b(?:every one_of|each of|all of|all(?! but)|both of|both)(?: the| them| which| these)?"
+    r"(?: (missiles|drones))?\b[^.;]*?"
+    r"\b(?:were|was)\s+(?:\w+\s+)?(?:destroyed|shot down|intercepted|downed|brought down)"
+)
+_ALL_BUT = re.compile(r"\ball but (\d+) of (?:the |its |their )?(\d+)\b")
+_ALL_N = re.compile(r"\ball (\d+)\b")
+
+ATTACKER_RU_CLAIM = re.compile(
+    r"\bukrainian (?:[a-z-]+ ){0,2}?(?:drones?|uavs?)\b|\b(?:drones?|uavs?) launched by ukraine\b|\bkyiv regime\b|"
+    r"\bkiev regime\b|\bukraine (?:launched|attacked|fired|sent|targeted|struck)\b|\bon russian territory\b"
+)
+
+_LAUNCH_AREA = re.compile(
+    r"\b(?:bombers?|jets?|aircraft|tu-\d+\w*|mig-\d+\w*|su-\d+\w*|ships?|submarines?|took off|taking off|"
+    r"airfields?|launch(?:ed|es|ing)? (?:sites?|areas?|pads?|positions?)|launchers?|directions?)\b"
+)
+RUSSIA_ATTACKS = re.compile(
+    r"\brussia(?:n forces)? (?:attacked|launched|fired|sent|struck|targeted|unleashed|hit)\b|"
+    r"\brussian (?:[a-z-]+ ){0,2}?(?:drones?|missiles?|strikes?|attacks?|shaheds?)\b|\b(?:against|at|on) ukraine\b"
+)
+
+_WEAPON_WORDS = re.compile(r"drone|missile|uav|shahed")
+_STRIKE = re.compile(r"\b(?:struck|hit|attacked|targeted|slammed into|set (?:\w+ )?on fire)\b")
+_WHEN = re.compile(
+    r"\b(?:overnight|last night|this morning|early hours|on (?:monday|tuesday|wednesday|thursday|friday|"
+    r"saturday|sunday)|yesterday|today)\b"
+)
+_HABITUAL = re.compile(r"\b(?:repeatedly|regularly|often|frequently|almost daily|every night|routinely|have been)\b")
+_ATTACK_WORDS = re.compile(r"\b(?:drones?|missiles?|attack\w*|strikes?|struck|shelling|air raid)\b")
+
+
+@dataclass
+class Count:
+    slot: str  # launched, shot_down, suppressed, neutralized, killed, injured
+    obj: str  # drone, missile, people
+    value: int
+
+
+@dataclass
+class Sentence:
+    span: Span
+    norm: str  # lower case, numbers normalized (normalize_numbers)
+    lower: str = ""  # lower case, apostrophes straight: for dates
+    counts: list[Count] = field(default_factory=list)
+    direction: tuple[str, str] | None = None
+    places: list[str] = field(default_factory=list)
+    claimants: list[str] = field(default_factory=list)
+    # what the sentence is about, so that assembling events only reads the sentences it needs
+    historical: bool = False
+    attack_context: bool = False
+    about_attack: bool = False
+    names_weapons: bool = False
+    singular_casualties: list[str] = field(default_factory=list)
+    topics: set[str] = field(default_factory=set)  # the event types it speaks of (EventType.topic)
+    reported_strike: bool = False  # a strike on a named place at a stated time, even without counts
+
+    @property
+    def evidence(self) -> tuple[str, int, int]:
+        return self.span.text, self.span.start_char, self.span.end_char
+
+
+def _object_of(tokens: list[str], i: int, through_verb: bool = False) -> str | None:
+    """The thing the number at tokens[i] counts: the first object word within a few tokens
+    ("8 were cruise missiles" only when `through_verb`)."""
+    for tok in tokens[i + 1 : i + 7]:
+        if tok in DRONE_WORDS or weapons().get(tok) == "drone":
+            return "drone"
+        if tok in MISSILE_WORDS:
+            return "missile"
+        if tok in PEOPLE_WORDS:
+            return "people"
+        if tok in OTHER_WORDS:
+            return "other"
+        if tok in {"them", "these", "those", "it"}:
+            return None
+        if tok in {"were", "was"} and through_verb:
+            continue
+        if tok in OBJECT_SCAN_STOPS:
+            return None
+        if tok in CLAUSE_BREAKS or _is_number(tok) or tok in {".", "were", "was", "had", "have", "has"}:
+            return None
+    return None
+
+
+def _is_number(token: str) -> bool:
+    """ASCII digits only: "¹" and "٣" are digits to str.isdigit but not counts."""
+    return token.isascii() and token.isdigit()
+
+
+def _fits(c: Count) -> bool:
+    """Casualties count people; the other slots count drones or missiles."""
+    return (c.obj == "people") == (c.slot in ("killed", "injured")) and c.obj in ("people", "drone", "missile")
+
+
+def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
+    bounds, start = [], 0
+    for i, tok in enumerate(tokens):
+        if tok in CLAUSE_BREAKS and not (tok == "but" and i and tokens[i - 1] == "all"):  # "all but six"
+            if i > start:
+                bounds.append((start, i))
+            start = i + 1
+    if start < len(tokens):
+        bounds.append((start, len(tokens)))
+    return bounds
+
+
+def _cues_in(text: str) -> list[tuple[int, str, int]]:
+    """(start, cue, end) of every cue in a clause's text."""
+    found = []
+    for name, pattern in CUE_RE.items():
+        found += [(m.start(), name, m.end()) for m in pattern.finditer(text)]
+    return sorted(found)
+
+
+def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | None]:
+    """Counts in one normalized sentence; `last_object` resolves "35 of them"."""
+    tokens = _TOKEN.findall(norm)
+    counts: list[Count] = []
+    inherited: str | None = None
+    pending: list[Count] = []  # counts of a clause without a cue: "79 of the missiles and 35 … were brought down"
+    for start, end in _clauses(tokens):
+        clause = tokens[start:end]
+        text = " ".join(clause)
+        cues = _cues_in(text)
+        if any(cue == "suppressed" for _, cue, _ in cues):  # "neutralised through electronic jamming"
+            cues = [(pos, "suppressed" if cue == "neutralized" else cue, end) for pos, cue, end in cues]
+        offsets = []  # char offset of each token in `text`
+        pos = 0
+        for tok in clause:
+            offsets.append(pos)
+            pos += len(tok) + 1
+        if cues and pending:
+            for c in pending:
+                c.slot = cues[0][1]
+            counts += [c for c in pending if _fits(c)]
+            pending = []
+        for j, tok in enumerate(clause):
+            obj = _object_of(clause, j)
+            if obj in ("drone", "missile", "people"):
+                last_object = obj
+            if not _is_number(tok):
+                continue
+            value = int(tok)
+            prev = clause[max(0, j - 3) : j]
+            if obj == "other":
+                continue
+            if obj is None and j + 2 < len(clause) and clause[j + 1] == "of":
+                k = j + 2 if clause[j + 2] not in ("the", "its") else j + 3  # "80 of the 112 drones", "6 of 8"
+                if k < len(clause):
+                    obj = _object_of(clause, k if _is_number(clause[k]) else k - 1)
+            predicate_obj = _object_of(clause, j, through_verb=True) if obj is None else None
+            count = Count("", obj or "", value)
+            of_number = len(prev) >= 2 and prev[-1] == "of" and _is_number(prev[-2])  # the 60 in "38 of 60"
+            if (
+                prev[-2:] == ["of", "the"]
+                or prev[-3:] == ["out", "of", "the"]
+                or prev[-2:] == ["out", "of"]
+                or of_number
+            ):
+                count.slot = "launched"  # "87 of the 143 drones", "out of the 126"
+            elif cues:
+                here, after_number = offsets[j], offsets[j] + len(tok)
+                # the gap between cue and number: "shot down 24 drones launched by" is shot down
+                count.slot = min(
+                    cues, key=lambda c: (here - c[2] if c[0] < here else c[0] - after_number, c[0] < here)
+                )[1]
+            elif inherited:
+                count.slot = inherited
+            if count.slot in ("killed", "injured"):
+                count.obj = "people" if count.obj in ("", "people") else count.obj
+            elif not count.obj:
+                count.obj = predicate_obj or last_object or ""
+            if not count.slot:
+                pending.append(count)
+            elif _fits(count):
+                counts.append(count)
+        if cues:
+            inherited = cues[-1][1]
+    for m in _ALL_BUT.finditer(norm):
+        except_, total = int(m.group(1)), int(m.group(2))
+        for c in counts:
+            if c.value == except_ and c.slot != "launched":
+                c.value = total - except_
+        if not any(c.value == total and c.slot == "launched" for c in counts):
+            obj = next((c.obj for c in counts if c.value == total - except_), last_object or "missile")
+            counts.append(Count("launched", obj, total))
+    for m in _ALL_OF.finditer(norm):
+        counts.append(
+            Count("shot_down", {"missiles": "missile", "drones": "drone"}.get(m.group(1), last_object or ""), -1)
+        )
+    for m in _ALL_N.finditer(norm):  # "all 13 drones … were destroyed": launched and shot down
+        n = int(m.group(1))
+        downed = CUE_RE["shot_down"].search(norm, m.end())
+        for c in list(counts):
+            if c.value == n and c.slot in ("shot_down", "neutralized"):
+                counts.append(Count("launched", c.obj, n))
+            elif c.value == n and c.slot == "launched" and downed:
+                counts.append(Count("shot_down", c.obj, n))
+    return counts, last_object
+
+
+def _direction(s: Sentence, previous: tuple[str, str] | None) -> tuple[str, str]:
+    norm, places = s.norm, s.places
+    ru = any(p.startswith("RU-") for p in places)
+    ua = any(p.startswith("UA-") and p not in OCCUPIED for p in places)
+    russian_claim = "Russian Defence Ministry" in s.claimants and not ua
+    if ATTACKER_RU_CLAIM.search(norm):
+        return ("UKR", "RUS")
+    if RUSSIA_ATTACKS.search(norm):
+        return ("RUS", "UKR")
+    if russian_claim or (ru and not ua):
+        return ("UKR", "RUS")
+    if ua or "russia" in norm or "air force" in norm:
+        return ("RUS", "UKR")
+    return previous or ("RUS", "UKR")
+
+
+def analyse(doc: Doc) -> list[Sentence]:
+    """The analysis of each of the Doc's sentences, in order (the direction and "35 of them" carry over)."""
+    sentences, last_object, direction = [], None, None
+    last_ministry: str | None = None
+    text = doc.text
+    spans = list(doc.sents)
+    starts = [span.start for span in spans]
+    ents_by_sentence: dict[int, list[Span]] = {}
+    for ent in doc.ents:  # once, by position: Span.ents and Span.sent walk the whole Doc per call
+        ents_by_sentence.setdefault(starts[bisect.bisect_right(starts, ent.start) - 1], []).append(ent)
+    for span in spans:
+        norm = normalize_numbers(span.text)
+        s = Sentence(span, norm, DATELINE.sub("", span.text.lower().replace("’", "'")))
+        ents = ents_by_sentence.get(span.start, [])
+        s.places = attack_places(span, ents, text)
+        s.claimants = []
+        for ent in ents:
+            if ent.label_ == "CLAIMANT" and ent.ent_id_ == "the ministry":  # the ministry named before
+                s.claimants += [last_ministry] if last_ministry else []
+            elif ent.label_ == "CLAIMANT":
+                s.claimants.append(ent.ent_id_)
+                last_ministry = ent.ent_id_ if "Ministry" in ent.ent_id_ else last_ministry
+        if _LAUNCH_AREA.search(norm) and not ATTACKER_RU_CLAIM.search(norm):
+            s.places = [p for p in s.places if not p.startswith("RU-")]  # "bombers over the Saratov region"
+        s.direction = direction = _direction(s, direction)
+        s.historical = bool(_HISTORICAL.search(norm))
+        if not s.historical:
+            s.counts, last_object = read_counts(norm, last_object)
+        s.attack_context = bool(_ATTACK_CONTEXT.search(norm))
+        s.about_attack = bool(OVERNIGHT.search(norm) or _ATTACK_WORDS.search(norm))
+        s.names_weapons = bool(_WEAPON_WORDS.search(norm))
+        if s.attack_context and not s.historical:
+            s.singular_casualties = [
+                "killed" if m.group(1) == "killed" or m.group(2) else "injured" for m in _PERSON_SINGULAR.finditer(norm)
+            ] + [
+                "killed" if m.group(1).startswith("kill") else "injured" for m in _PERSON_SINGULAR_ACTIVE.finditer(norm)
+            ]
+        s.topics = {t.name for t in EVENT_TYPES.values() if t.topic and t.topic(s)}
+        s.reported_strike = bool(
+            s.places
+            and not s.historical
+            and _STRIKE.search(norm)
+            and _WHEN.search(norm)
+            and not _HABITUAL.search(norm)
+            and (ATTACKER_RU_CLAIM.search(norm) or RUSSIA_ATTACKS.search(norm))
+        )
+        sentences.append(s)
+    return sentences
+
+
+@Language.component("newsmon_sentences")
+def sentence_analysis(doc: Doc) -> Doc:
+    """The per-sentence rule analysis as a spaCy component, so that nlp.pipe does it in batch;
+    extract_mentions then only assembles events (the part that needs the publication date)."""
+    doc.user_data["newsmon_sentences"] = analyse(doc)
+    return doc

@@ -1,0 +1,124 @@
+"""air_attack: drones and missiles launched at a country, how many were shot down or jammed,
+the dead and injured, the regions hit and who gives the figures.
+
+One mention per direction (attacker, target) the article's sentences speak of; the counts come
+from the sentence analysis (Sentence.counts), the regions from the places named as hit.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from transforms.extraction.dates import local_date, resolve_date
+from transforms.extraction.places import in_country
+from transforms.extraction.registry import EventType, Field, Mention, register
+
+if TYPE_CHECKING:
+    from transforms.extraction.sentences import Count, Sentence
+
+AIR_FIELDS = {
+    ("launched", "drone"): "drones_launched",
+    ("shot_down", "drone"): "drones_shot_down",
+    ("suppressed", "drone"): "drones_suppressed",
+    ("neutralized", "drone"): "drones_neutralized_total",
+    ("launched", "missile"): "missiles_launched",
+    ("shot_down", "missile"): "missiles_shot_down",
+    ("suppressed", "missile"): None,
+    ("neutralized", "missile"): "missiles_shot_down",
+    ("killed", "people"): "killed",
+    ("injured", "people"): "injured",
+}
+_BACKGROUND = re.compile(r"\bsince\b|\bfor (?:months|years)\b|\bin recent (?:weeks|months)\b|\brepeatedly\b")
+
+
+def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
+    by_direction: dict[tuple[str, str], Mention] = {}
+    used: dict[tuple[str, str], list[Sentence]] = {}
+    all_of: list[tuple[Mention, str, Count, Sentence]] = []
+
+    def mention(s: Sentence) -> Mention:
+        used.setdefault(s.direction, []).append(s)
+        return by_direction.setdefault(s.direction, Mention("air_attack", local_date(anchor), {}, []))
+
+    for s in sentences:
+        for c in s.counts:
+            name = AIR_FIELDS.get((c.slot, c.obj))
+            if not name:
+                continue
+            m = mention(s)
+            if c.value < 0:  # "every one of the missiles was destroyed": as many as were launched
+                all_of.append((m, name, c, s))
+            elif name in ("killed", "injured"):
+                m.set(name, c.value, s, overwrite=c.value > (m.fields.get(name) or 0))
+            else:
+                m.set(name, c.value, s)
+    for m, name, c, s in all_of:
+        m.set(name, m.fields.get(AIR_FIELDS[("launched", c.obj)]), s)
+    for s in sentences:  # "a 28-year-old woman was killed": one, when no count says otherwise
+        for slot in s.singular_casualties:
+            mention(s).set(slot, 1, s)
+    for s in sentences:  # "Ukrainian drones struck an oil depot in the Rostov region overnight"
+        if s.direction not in by_direction and s.reported_strike:
+            mention(s)
+    mentions = []
+    for (attacker, target), m in by_direction.items():
+        if m.fields.get("drones_neutralized_total") is not None and (
+            m.fields.get("drones_shot_down") is not None or m.fields.get("drones_suppressed") is not None
+        ):
+            m.fields.pop("drones_neutralized_total")
+            m.evidence = [e for e in m.evidence if e["field"] != "drones_neutralized_total"]
+        m.fields.update(attacker=attacker, target=target)
+        regions, region_sents = [], []
+        for s in sentences:
+            if s.direction == (attacker, target) and s.attack_context and not _BACKGROUND.search(s.norm):
+                new = [p for p in dict.fromkeys(s.places) if in_country(p, target) and p not in regions]
+                if new:
+                    regions += new
+                    region_sents.append(s)
+        if regions:
+            m.fields["regions"] = sorted(regions)
+            for s in region_sents:
+                text, start, end = s.evidence
+                m.evidence.append({"field": "regions", "text": text, "start": start, "end": end})
+        for s in sentences:
+            if s.direction == (attacker, target) and s.claimants and s.names_weapons:
+                claimant = next((c for c in s.claimants if _claimant_fits(c, target)), None)
+                if claimant:
+                    m.set("claimant", claimant, s)
+                    break
+        about = [s.lower for s in sentences if s.about_attack]
+        texts = [s.lower for s in used[(attacker, target)]] + about[:3]
+        m.event_date = resolve_date(texts, anchor, overnight_event=True)
+        mentions.append(m)
+    return mentions
+
+
+def _claimant_fits(claimant: str, target: str) -> bool:
+    return (claimant == "Russian Defence Ministry") == (target == "RUS")
+
+
+AIR_ATTACK = register(
+    EventType(
+        "air_attack",
+        (
+            Field("attacker", pa.string()),
+            Field("target", pa.string()),
+            Field("drones_launched", pa.int32()),
+            Field("drones_shot_down", pa.int32()),
+            Field("drones_suppressed", pa.int32()),
+            Field("drones_neutralized_total", pa.int32()),
+            Field("missiles_launched", pa.int32()),
+            Field("missiles_shot_down", pa.int32()),
+            Field("killed", pa.int32()),
+            Field("injured", pa.int32()),
+            Field("regions", pa.list_(pa.string())),
+            Field("claimant", pa.string()),
+        ),
+        identity=("attacker", "target"),
+        assemble=air_attacks,
+    )
+)
