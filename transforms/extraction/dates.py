@@ -12,11 +12,10 @@ import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from transforms.extraction.lexicons import MONTHS
+from transforms.extraction.lexicons import MONTH_NUMBER, MONTHS
 
 KYIV = ZoneInfo("Europe/Kyiv")
 
-MONTH_NUMBER = {m: i + 1 for i, m in enumerate(MONTHS.split("|"))}
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _WEEKDAY = re.compile(r"\b(late |early )?(" + "|".join(WEEKDAYS) + r")('s)?(?: (night|evening|morning|afternoon))?\b")
 OVERNIGHT = re.compile(r"\bovernight\b|\bthrough the night\b|\bnight-time\b|\bovernight into\b|\bnight of\b")
@@ -26,10 +25,11 @@ DATELINE = re.compile(
     re.IGNORECASE,
 )
 _NIGHT_OF = re.compile(
-    rf"\bnight of (?:(\d{{1,2}}) (?:to|-|–|and|into) (\d{{1,2}}) ({MONTHS})|"
-    rf"({MONTHS}) (\d{{1,2}}) (?:to|-|–|and|into) (?:\w+ )?(\d{{1,2}}))\b"
+    rf"\bnight of (?:(\d{{1,2}}) ?(?:to|-|–|and|into) ?(\d{{1,2}}) ({MONTHS})|"
+    rf"({MONTHS}) (\d{{1,2}}) ?(?:to|-|–|and|into) ?(?:\w+ )?(\d{{1,2}})\b|"
+    rf"({MONTHS}) (\d{{1,2}})\b|(\d{{1,2}}) ({MONTHS}))"
 )
-_EXPLICIT_DATE = re.compile(rf"\b(?:on )?(?:(\d{{1,2}}) ({MONTHS})|({MONTHS}) (\d{{1,2}}))\b")
+_EXPLICIT_DATE = re.compile(rf"\b(?:on )?(?:(\d{{1,2}}) ({MONTHS})|({MONTHS}) ?(\d{{1,2}})\b)")
 
 
 def local_date(moment: datetime) -> date:
@@ -37,32 +37,31 @@ def local_date(moment: datetime) -> date:
     return moment.astimezone(KYIV).date()
 
 
-def resolve_date(texts: list[str], anchor: datetime, overnight_event: bool) -> date:
+def resolve_date(texts: list[str], anchor: datetime, overnight_event: bool, context: list[str] = ()) -> date:
     """The event date from weekday / explicit-date words in `texts` (normalized, in order),
     relative to `anchor` (the article's publication time). Overnight attacks take the date of
-    the morning the night ended: "late Monday … overnight" is Tuesday."""
+    the morning the night ended: "late Monday … overnight" is Tuesday. A night the article
+    names ("the night of 24 May") is looked for in `context` (its other sentences about the
+    attack) too."""
     day = local_date(anchor)
     overnight = overnight_event and any(OVERNIGHT.search(t) for t in texts)
+    if overnight_event:  # "the night of 17 to 18 September", "the night of 24 May": the morning it ended
+        for text in [*texts, *context]:
+            for night in _NIGHT_OF.finditer(text):
+                g = night.groups()
+                month = MONTH_NUMBER[(g[2] or g[3] or g[6] or g[9]).rstrip(".")]
+                found = _recent(day, month, int(g[1] or g[5] or g[7] or g[8]))
+                if found:
+                    return found
     for text in texts:
-        night = _NIGHT_OF.search(text)
-        if night and overnight_event:  # "the night of 17 to 18 September": the morning it ended
-            month = MONTH_NUMBER[night.group(3) or night.group(4)]
-            ended = int(night.group(2) or night.group(6))
-            try:
-                return date(day.year, month, ended)
-            except ValueError:
-                pass
         if "yesterday" in text or ("last night" in text and not overnight_event):
             return day - timedelta(days=1)
-        m = _EXPLICIT_DATE.search(text)
-        if m and (m.group(1) or m.group(4)):
-            month = MONTH_NUMBER[m.group(2) or m.group(3)]
-            try:
-                explicit = date(day.year, month, int(m.group(1) or m.group(4)))
-            except ValueError:
-                explicit = None
-            if explicit and explicit <= day + timedelta(days=1):
-                return explicit + timedelta(days=1) if overnight and "night of" in text else explicit
+        for m in _EXPLICIT_DATE.finditer(text):
+            if not (m.group(1) or m.group(4)):
+                continue
+            explicit = _recent(day, MONTH_NUMBER[(m.group(2) or m.group(3)).rstrip(".")], int(m.group(1) or m.group(4)))
+            if explicit:  # an older date is an earlier event the text recalls
+                return explicit
     mentions = [(rank, n, shift, weekday) for n, text in enumerate(texts) for rank, shift, weekday in _weekdays(text)]
     if not mentions:
         return day
@@ -102,3 +101,19 @@ def _weekdays(text: str) -> list[tuple[int, int, str]]:
         else:
             found.append((1, 0, weekday))
     return found
+
+
+RECENT = timedelta(days=3)  # how long after an attack an article can date it by its day alone
+
+
+def _recent(day: date, month: int, dom: int) -> date | None:
+    """The date `dom` `month` within RECENT before `day` (the publication day) or the day
+    after it, in this year or the last; None when there is none (an event the text recalls)."""
+    for year in (day.year, day.year - 1):
+        try:
+            found = date(year, month, dom)
+        except ValueError:
+            continue
+        if day - RECENT <= found <= day + timedelta(days=1):
+            return found
+    return None

@@ -53,7 +53,11 @@ CLAUSE_BREAKS = _WORDS["clause_breaks"]  # tokens that end a clause
 OBJECT_SCAN_STOPS = _WORDS["object_scan_stops"]  # tokens that end the look-ahead for the counted object
 FROM_CHAIN = _WORDS["from_chain"]  # tokens between "from" and a launch site ("from the occupied")
 
-MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+MONTH_NAMES = "january|february|march|april|may|june|july|august|september|october|november|december"
+MONTH_NUMBER = {m: i + 1 for i, m in enumerate(MONTH_NAMES.split("|"))}
+MONTH_NUMBER.update({m[:3]: n for m, n in MONTH_NUMBER.items()} | {"sept": 9})
+# a month: its name, or an abbreviation with an optional period ("Jan. 2", "Nov 25"); no \b needed after it
+MONTHS = rf"(?:(?:{MONTH_NAMES})\b|(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)(?:\.|\b))"
 
 # the cues of a count, the nearest in its clause: what happened to what it counts
 CUES = {
@@ -61,13 +65,20 @@ CUES = {
     "suppressed": r"jammed|jamming|electronic warfare|locationally lost|location(?:ally)? lost|lost location|"
     r"lost (?:from|off) radar|disappeared from radar|vanished|disrupted|suppressed|did not reach|"
     r"failed to reach|without (?:causing )?(?:negative )?consequences|lost due to|lost to|were lost|was lost|"
-    r"electronic countermeasures|\bew\b",
+    r"electronic countermeasures|\bew\b|lost\b(?! their lives| power| contact)|locally lost|went astray|"
+    r"(?:fell|fallen|crashed) on their own|unaccounted for|went missing",
     "shot_down": r"shot down|downed|destroyed|intercepted|interception|brought down|taken down|"
-    r"eliminated|repelled|were shot|was shot|destroying|shooting down|downing|knocked out",
-    "neutralized": r"neutrali[sz]ed|neutrali[sz]ing|taken out",
+    r"eliminated|repelled|were shot|was shot|destroying|shooting down|downing|knocked out|shoot down|"
+    r"destroy\b|intercept\b|to down\b",
+    # "intercepted or jammed 405 drones": all that were stopped, however
+    "neutralized": r"neutrali[sz]ed|neutrali[sz]ing|taken out|neutrali[sz]e\b|"
+    r"(?:intercepted|shot down|downed|destroyed) or (?:jammed|suppressed|disabled|lost)|"
+    r"intercepting or (?:jamming|disabling)",
+    # "13 missiles and 60 drones hit their targets": not intercepted; no field of its own
+    "reached": r"hit (?:their |its )?targets?|reached (?:their |its )?targets?|were not intercepted|got through",
     "launched": r"launched|launching|launch|fired|firing|sent|used|deployed|unleashed|involved|involving|"
-    r"attacked|attacking|took part|comprised|included|a total of|barrage of|salvo of|wave of|attack with|"
-    r"attack involving|struck with|targeted (?:with|by)|hit|struck|slammed into",
+    r"attacked|attacking|took part|participated|flew in\b|comprised|included|a total of|barrage of|salvo of|"
+    r"wave of|attack with|attack involving|struck with|targeted (?:with|by)|hit|struck|slammed into",
     "killed": r"killed|killing|dead|died|death toll|toll|lost their lives|deaths|fatalities|bodies",
     "injured": r"injured|injuring|wounded|wounding|hurt|injuries|hospitali[sz]ed",
 }

@@ -27,15 +27,17 @@ _VAGUE = re.compile(
 )
 _NOT_COUNT_PATTERNS = [
     re.compile(r"\b\d+-year-old\b|\baged \d+\b"),
+    # a number joined to a word is an adjective, not a count: "three-year war", "one-way drones"
+    re.compile(r"\b\d+-(?!plus\b|odd\b)[a-z]+\b"),
     re.compile(r"\b\d{1,2}[:.]\d{2}\b"),
-    re.compile(rf"\b\d{{1,2}}(?:\s*(?:-|to|and)\s*\d{{1,2}})?\s+(?:{MONTHS})\b"),
-    re.compile(rf"\b(?:{MONTHS})\s+\d{{1,2}}(?:\s*(?:-|to|and)\s*\d{{1,2}})?\b(?![:.]\d)"),  # not "march 13:14"
+    re.compile(rf"\b\d{{1,2}}(?:\s*(?:-|to|and)\s*\d{{1,2}})?\s+{MONTHS}"),
+    re.compile(rf"\b{MONTHS}\s+\d{{1,2}}(?:\s*(?:-|to|and)\s*\d{{1,2}})?\b(?![:.]\d)"),  # not "march 13:14"
     re.compile(
         r"\b\d+(?:\.\d+)?\s*(?:%|percent|per cent|km|kilometres|kilometers|miles|metres|meters|million|billion|"
         r"tonnes|tons|hryvnias|dollars|euros|hours?|days?|minutes|years|months|weeks|kg|storeys?|floors?)\b"
     ),
     re.compile(r"\b\d{1,2}\s*(?:a\.m\.|p\.m\.|am\b|pm\b)"),
-    re.compile(r"\b(?:19|20)\d\d\b(?!\s+(?:drones|missiles|people|uavs))"),
+    re.compile(r"\b(?:19|20)\d\ds?\b(?!\s+(?:drones|missiles|people|uavs))"),
     re.compile(r"\b\d+(?:st|nd|rd|th)\b"),
     re.compile(r"\bno\.\s*\d+\b"),
 ]
@@ -45,6 +47,13 @@ _NOT_COUNTS = re.compile("|".join(f"(?:{p.pattern})" for p in _NOT_COUNT_PATTERN
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _NOT_ONE = re.compile(r"\b(?:one of|no one|not one)\b")  # "one of its largest raids", "no one was hurt"
+# "a Kh-59 guided missile was destroyed": one missile; not "a missile attack", "a missile strike"
+_ONE_MISSILE = re.compile(
+    r"\b(?:a|an) (?!(?:downed|intercepted|destroyed|shot-down) )(?=(?:[\"'“”]?[\w/-]+[\"'”]? ){0,3}?missile\b"
+    r"(?! (?:attacks?|strikes?|barrage|alert|threat|danger|defen[cs]e|systems?|launch|salvo|wave|debris|fragments?|"
+    r"wreckage|warning|carrier|component|production|program|programme|shield|units?)))"
+)
+_VAGUE_AND = re.compile(r"(\b#+ (?:[a-z-]+ ){0,3}?(?:drones|uavs|missiles|shaheds) and )(\d+)\b")
 _OPEN_ENDED = re.compile(r"\b\d+-(?:plus|odd)\b|\b\d+ or (?:so|more)\b")
 _OPEN_ENDED_WORDS = ("-plus", "-odd", " or so", " or more")
 _DIGIT = re.compile(r"\d")
@@ -67,10 +76,14 @@ def normalize_numbers(text: str) -> str:
     s = text.lower().replace("’", "'")
     if "one" in s:  # the `in` tests skip a regex scan that cannot match (a scan costs µs a line)
         s = _NOT_ONE.sub(lambda m: {"one of": "one_of"}.get(m.group(0), "nobody"), s)
+    if "missile" in s and ("a " in s or "an " in s):
+        s = _ONE_MISSILE.sub("1 ", s)
     s = digits(s)
     if not _DIGIT.search(s):
         return s
     if any(w in s for w in _OPEN_ENDED_WORDS):
         s = _OPEN_ENDED.sub(lambda m: "#" * len(m.group(0)), s)
     s = _VAGUE.sub(lambda m: m.group(1) + " " + "#" * len(m.group(2)), s)
+    if "#" in s:  # "up to 300 drones and 70 missiles": both are approximate
+        s = _VAGUE_AND.sub(lambda m: m.group(1) + "#" * len(m.group(2)), s)
     return _NOT_COUNTS.sub(lambda m: _DIGIT.sub("#", m.group(0)), s)

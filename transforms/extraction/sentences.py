@@ -40,8 +40,10 @@ _HISTORICAL = re.compile(
     r"\b(?:since|so far|this year|last year|this month|last month|last week|a week (?:ago|earlier)|"
     r"days? (?:ago|earlier)|weeks? (?:ago|earlier)|previous (?:record|night|week|day|attack|month)|record of|"
     r"in ####|per (?:day|night|month)|on average|an average|average of|in total this|throughout the war|"
-    rf"over the (?:past|last)|the (?:past|last) (?:#+|\d+) (?:days|weeks|months)|in (?:{MONTHS})\b(?!\s*#))"
+    rf"over the (?:past|last)|the (?:past|last) (?:#+|\d+) (?:days|weeks|months)|in {MONTHS}(?!\s*#))"
 )
+# "the largest attack since the start of the war" compares with the past; it does not count it
+_RECORD_SINCE = re.compile(r"\b(?:largest|biggest|heaviest|most [a-z]+|worst|deadliest|record|first)\b[^.;]*?\bsince\b")
 _ATTACK_CONTEXT = re.compile(
     r"\b(?:hit|hits|struck|strike|strikes|attack|attacks|attacked|damag\w*|kill\w*|injur\w*|wound\w*|fire|fires|"
     r"debris|downed|shot down|destroyed|intercept\w*|explosions?|blasts?|target\w*|drones?|missiles?|"
@@ -68,11 +70,12 @@ _ALL_OF = re.compile(
     r"\b(?:were|was)\s+(?:\w+\s+)?(?:destroyed|shot down|intercepted|downed|brought down)"
 )
 _ALL_BUT = re.compile(r"\ball but (\d+) of (?:the |its |their )?(\d+)\b")
-_ALL_N = re.compile(r"\ball (\d+)\b")
+_ALL_N = re.compile(r"\ball (?:of )?(?:the |its )?(\d+)\b")
 
 ATTACKER_RU_CLAIM = re.compile(
     r"\bukrainian (?:[a-z-]+ ){0,2}?(?:drones?|uavs?)\b|\b(?:drones?|uavs?) launched by ukraine\b|\bkyiv regime\b|"
-    r"\bkiev regime\b|\bukraine (?:launched|attacked|fired|sent|targeted|struck)\b|\bon russian territory\b"
+    r"\bkiev regime\b|\bukraine (?:launched|attacked|fired|sent|targeted|struck)\b|\bon russian territory\b|"
+    r"\bukraine drones\b|\bover (?:its|russian) territory\b"
 )
 
 _LAUNCH_AREA = re.compile(
@@ -80,7 +83,9 @@ _LAUNCH_AREA = re.compile(
     r"airfields?|launch(?:ed|es|ing)? (?:sites?|areas?|pads?|positions?)|launchers?|directions?)\b"
 )
 RUSSIA_ATTACKS = re.compile(
-    r"\brussia(?:n forces)? (?:attacked|launched|fired|sent|struck|targeted|unleashed|hit)\b|"
+    r"\b(?:russia|russians|moscow|the enemy|the occupiers|the invaders|"
+    r"russian (?:[a-z-]+ )?(?:forces|troops|army|military|invaders|occupiers|federation)) (?:[a-z]+ ){0,2}?"
+    r"(?:attacked|launched|fired|sent|struck|targeted|unleashed|hit|used|deployed|pummel+ed|bombarded)\b|"
     r"\brussian (?:[a-z-]+ ){0,2}?(?:drones?|missiles?|strikes?|attacks?|shaheds?)\b|\b(?:against|at|on) ukraine\b"
 )
 
@@ -96,9 +101,14 @@ _ATTACK_WORDS = re.compile(r"\b(?:drones?|missiles?|attack\w*|strikes?|struck|sh
 
 @dataclass
 class Count:
-    slot: str  # launched, shot_down, suppressed, neutralized, killed, injured
+    slot: str  # launched, shot_down, suppressed, neutralized, killed, injured (reached: no field)
     obj: str  # drone, missile, people
-    value: int
+    value: int  # -1: "all of them", as many as were launched
+    word: str = ""  # the word that says what it counts ("" when inherited from the context)
+    typed: bool = False  # counts one missile type ("10 Kinzhals"), a part of the missiles
+    # who attacked whom: the clause's own when it says ("Russia says it shot down 110 Ukraine drones,
+    # but fired 298 drones at Ukraine" holds two attacks), else the sentence's (set by analyse)
+    direction: tuple[str, str] | None = None
 
 
 @dataclass
@@ -124,27 +134,73 @@ class Sentence:
         return self.span.text, self.span.start_char, self.span.end_char
 
 
+# Words between a number and what it counts: "465 strike and decoy drones", "41 Russian bombers"
+MODIFIERS = {
+    "russian", "ukrainian", "iranian", "iranian-made", "iranian-designed", "north", "korean", "enemy", "hostile",
+    "attack", "strike", "kamikaze", "explosive", "ballistic", "cruise", "guided", "air-launched", "aeroballistic",
+    "hypersonic", "anti-aircraft", "long-range", "jet-powered", "unmanned", "aerial", "combat", "various",
+    "different", "more", "additional", "other", "further", "new", "imitator", "imitation", "reconnaissance",
+    "type", "types", "one-way", "loitering", "suicide", "surface-to-air", "sea-based", "air", "of", "the", "its",
+    "and", "or", "a", "an", "\"", "“", "”", "'", "-", "guided-missile", "decoy", "assault", "light", "heavy",
+}  # fmt: skip
+_ANAPHORA = {"them", "these", "those", "it", "others"}
+_NOT_PLURAL_NOUNS = {"various", "previous", "its", "this", "was", "has", "is", "us", "as", "across", "towards",
+                     "afterwards", "perhaps", "always", "thus", "plus", "less", "unless", "whereas"}  # fmt: skip
+
+
+def weapon_kind(token: str) -> tuple[str | None, bool]:
+    """("drone" | "missile" | None, whether it names a type) for a token: "shahed-131/136"
+    and "kh-59/69" are looked up as "shahed-131" and "kh-59"."""
+    if token in DRONE_WORDS:
+        return "drone", token.startswith(("shahed", "geran"))
+    if token in MISSILE_WORDS:
+        return "missile", False
+    while token:
+        kind = weapons().get(token)
+        if kind:
+            return kind, True
+        cut = max(token.rfind("/"), token.rfind("-"))
+        if cut <= 0:
+            break
+        token = token[:cut]
+    return None, False
+
+
 def _object_of(tokens: list[str], i: int, through_verb: bool = False) -> str | None:
     """The thing the number at tokens[i] counts: the first object word within a few tokens
-    ("8 were cruise missiles" only when `through_verb`)."""
+    ("8 were cruise missiles" only when `through_verb`). A plural noun that is none of the
+    known objects, right after the number or its modifiers, counts something else ("two
+    nations", "390 combatants", "41 Russian bombers")."""
+    return _find_object(tokens, i, through_verb)[0]
+
+
+def _find_object(tokens: list[str], i: int, through_verb: bool = False) -> tuple[str | None, str]:
+    """(_object_of, the word that said it)."""
+    modifiers_only = True
     for tok in tokens[i + 1 : i + 7]:
-        if tok in DRONE_WORDS or weapons().get(tok) == "drone":
-            return "drone"
-        if tok in MISSILE_WORDS:
-            return "missile"
+        kind, _ = weapon_kind(tok)
+        if kind:
+            return kind, tok
         if tok in PEOPLE_WORDS:
-            return "people"
+            return "people", tok
         if tok in OTHER_WORDS:
-            return "other"
-        if tok in {"them", "these", "those", "it"}:
-            return None
+            return "other", tok
+        if tok in _ANAPHORA:
+            return None, ""
+        if modifiers_only and tok not in MODIFIERS:
+            modifiers_only = False
+            if len(tok) > 3 and tok.isalpha() and tok.endswith("s") and not tok.endswith("ss"):
+                if tok not in _NOT_PLURAL_NOUNS:
+                    return "other", tok
+        if tok in ("and", "or") and modifiers_only:  # "13 cruise and ballistic missiles"
+            continue
         if tok in {"were", "was"} and through_verb:
             continue
         if tok in OBJECT_SCAN_STOPS:
-            return None
+            return None, ""
         if tok in CLAUSE_BREAKS or _is_number(tok) or tok in {".", "were", "was", "had", "have", "has"}:
-            return None
-    return None
+            return None, ""
+    return None, ""
 
 
 def _is_number(token: str) -> bool:
@@ -160,13 +216,30 @@ def _fits(c: Count) -> bool:
 def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     bounds, start = [], 0
     for i, tok in enumerate(tokens):
-        if tok in CLAUSE_BREAKS and not (tok == "but" and i and tokens[i - 1] == "all"):  # "all but six"
+        if (
+            tok in CLAUSE_BREAKS
+            and not (tok == "but" and i and tokens[i - 1] == "all")
+            and not _joins_modifiers(tokens, i)
+        ):
             if i > start:
                 bounds.append((start, i))
             start = i + 1
     if start < len(tokens):
         bounds.append((start, len(tokens)))
     return bounds
+
+
+def _joins_modifiers(tokens: list[str], i: int) -> bool:
+    """ "and" between two modifiers of one noun: "ballistic and cruise missiles", "Shahed and
+    decoy drones" (not "88 drones and 128 decoys")."""
+    if tokens[i] not in ("and", "or") or i == 0 or i + 1 >= len(tokens) or _is_number(tokens[i + 1]):
+        return False
+    before = tokens[i - 1]
+    return (before in MODIFIERS or (weapon_kind(before)[1] and not before.endswith("s"))) and before not in (
+        "and",
+        "of",
+        "the",
+    )
 
 
 def _cues_in(text: str) -> list[tuple[int, str, int]]:
@@ -177,16 +250,23 @@ def _cues_in(text: str) -> list[tuple[int, str, int]]:
     return sorted(found)
 
 
-def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | None]:
-    """Counts in one normalized sentence; `last_object` resolves "35 of them"."""
+def read_counts(
+    norm: str, last_object: str | None, carried: str | None = None
+) -> tuple[list[Count], str | None, str | None]:
+    """Counts in one normalized sentence; `last_object` resolves "35 of them", `carried` (the
+    last cue of the sentence before) the slot of "Among them were 405 drones". Returns the
+    counts, the last object and the last cue."""
     tokens = _TOKEN.findall(norm)
     counts: list[Count] = []
-    inherited: str | None = None
+    inherited: str | None = carried if _CONTINUES.match(norm) else None
+    last_cue: str | None = None
     pending: list[Count] = []  # counts of a clause without a cue: "79 of the missiles and 35 … were brought down"
     for start, end in _clauses(tokens):
         clause = tokens[start:end]
         text = " ".join(clause)
         cues = _cues_in(text)
+        # a cue inside a longer one is part of it: "jammed" in "intercepted or jammed"
+        cues = [c for c in cues if not any(o[0] <= c[0] and c[2] <= o[2] and o != c for o in cues)]
         if any(cue == "suppressed" for _, cue, _ in cues):  # "neutralised through electronic jamming"
             cues = [(pos, "suppressed" if cue == "neutralized" else cue, end) for pos, cue, end in cues]
         offsets = []  # char offset of each token in `text`
@@ -197,10 +277,10 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
         if cues and pending:
             for c in pending:
                 c.slot = cues[0][1]
-            counts += [c for c in pending if _fits(c)]
+            counts += [c for c in map(_decoys_lost, pending) if _fits(c)]
             pending = []
         for j, tok in enumerate(clause):
-            obj = _object_of(clause, j)
+            obj, word = _find_object(clause, j)
             if obj in ("drone", "missile", "people"):
                 last_object = obj
             if not _is_number(tok):
@@ -209,12 +289,15 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
             prev = clause[max(0, j - 3) : j]
             if obj == "other":
                 continue
-            if obj is None and j + 2 < len(clause) and clause[j + 1] == "of":
-                k = j + 2 if clause[j + 2] not in ("the", "its") else j + 3  # "80 of the 112 drones", "6 of 8"
+            of = j + 1 + (clause[j + 1 : j + 3] == ["out", "of"])  # "24 out of 52 drones", "80 of the 112"
+            if obj is None and of + 1 < len(clause) and clause[of] == "of":
+                k = of + 1 if clause[of + 1] not in ("the", "its", "their") else of + 2
                 if k < len(clause):
-                    obj = _object_of(clause, k if _is_number(clause[k]) else k - 1)
+                    obj, word = _find_object(clause, k if _is_number(clause[k]) else k - 1)
             predicate_obj = _object_of(clause, j, through_verb=True) if obj is None else None
-            count = Count("", obj or "", value)
+            count = Count(
+                "", obj or "", value, word, obj == "missile" and weapon_kind(word)[1], _stated_direction(text)
+            )
             of_number = len(prev) >= 2 and prev[-1] == "of" and _is_number(prev[-2])  # the 60 in "38 of 60"
             if (
                 prev[-2:] == ["of", "the"]
@@ -237,10 +320,10 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
                 count.obj = predicate_obj or last_object or ""
             if not count.slot:
                 pending.append(count)
-            elif _fits(count):
+            elif _fits(_decoys_lost(count)):
                 counts.append(count)
         if cues:
-            inherited = cues[-1][1]
+            inherited = last_cue = cues[-1][1]
     for m in _ALL_BUT.finditer(norm):
         except_, total = int(m.group(1)), int(m.group(2))
         for c in counts:
@@ -258,10 +341,31 @@ def read_counts(norm: str, last_object: str | None) -> tuple[list[Count], str | 
         downed = CUE_RE["shot_down"].search(norm, m.end())
         for c in list(counts):
             if c.value == n and c.slot in ("shot_down", "neutralized"):
-                counts.append(Count("launched", c.obj, n))
+                counts.append(Count("launched", c.obj, n, c.word, c.typed))
             elif c.value == n and c.slot == "launched" and downed:
-                counts.append(Count("shot_down", c.obj, n))
-    return counts, last_object
+                counts.append(Count("shot_down", c.obj, n, c.word, c.typed))
+    return counts, last_object, last_cue
+
+
+# "Among them were 405 Shahed drones, …": the counts of the sentence before, by kind
+_CONTINUES = re.compile(r"^\s*(?:among them|of them|of these|of those|including|these included|they included)\b")
+DECOY_WORDS = {"decoy", "decoys", "imitator", "imitators", "imitation"}
+
+
+def _decoys_lost(c: Count) -> Count:
+    """Decoys counted apart from the attack drones that were shot down ("88 Shaheds and 128
+    decoys were downed") are the ones lost: the Air Force reports them as suppressed."""
+    if c.word in DECOY_WORDS and c.slot in ("shot_down", "neutralized"):
+        c.slot = "suppressed"
+    return c
+
+
+def _stated_direction(text: str) -> tuple[str, str] | None:
+    if ATTACKER_RU_CLAIM.search(text):
+        return ("UKR", "RUS")
+    if RUSSIA_ATTACKS.search(text):
+        return ("RUS", "UKR")
+    return None
 
 
 def _direction(s: Sentence, previous: tuple[str, str] | None) -> tuple[str, str]:
@@ -282,7 +386,7 @@ def _direction(s: Sentence, previous: tuple[str, str] | None) -> tuple[str, str]
 
 def analyse(doc: Doc) -> list[Sentence]:
     """The analysis of each of the Doc's sentences, in order (the direction and "35 of them" carry over)."""
-    sentences, last_object, direction = [], None, None
+    sentences, last_object, direction, last_cue = [], None, None, None
     last_ministry: str | None = None
     text = doc.text
     spans = list(doc.sents)
@@ -305,9 +409,11 @@ def analyse(doc: Doc) -> list[Sentence]:
         if _LAUNCH_AREA.search(norm) and not ATTACKER_RU_CLAIM.search(norm):
             s.places = [p for p in s.places if not p.startswith("RU-")]  # "bombers over the Saratov region"
         s.direction = direction = _direction(s, direction)
-        s.historical = bool(_HISTORICAL.search(norm))
+        s.historical = bool(_HISTORICAL.search(_RECORD_SINCE.sub("", norm)))
         if not s.historical:
-            s.counts, last_object = read_counts(norm, last_object)
+            s.counts, last_object, last_cue = read_counts(norm, last_object, last_cue)
+            for c in s.counts:
+                c.direction = c.direction or direction
         s.attack_context = bool(_ATTACK_CONTEXT.search(norm))
         s.about_attack = bool(OVERNIGHT.search(norm) or _ATTACK_WORDS.search(norm))
         s.names_weapons = bool(_WEAPON_WORDS.search(norm))

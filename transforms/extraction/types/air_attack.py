@@ -32,6 +32,13 @@ AIR_FIELDS = {
     ("killed", "people"): "killed",
     ("injured", "people"): "injured",
 }
+# a figure for one region or city: "In Dnipropetrovsk Oblast, defenses downed six drones, Governor … said"
+_REGIONAL = re.compile(
+    r"^(?:in|over|near|around) (?:the )?[a-z'’ -]+?(?: oblast| region| city| district)?,|^there\b|"
+    r"\b(?:governor|regional (?:military )?administration|city (?:military )?administration|mayor|"
+    r"over (?:the )?(?:capital|city)|in the capital|capital's airspace|targeting the (?:city|capital)|"
+    r"in the sky over)\b"
+)
 _BACKGROUND = re.compile(r"\bsince\b|\bfor (?:months|years)\b|\bin recent (?:weeks|months)\b|\brepeatedly\b")
 
 
@@ -40,22 +47,32 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
     used: dict[tuple[str, str], list[Sentence]] = {}
     all_of: list[tuple[Mention, str, Count, Sentence]] = []
 
-    def mention(s: Sentence) -> Mention:
-        used.setdefault(s.direction, []).append(s)
-        return by_direction.setdefault(s.direction, Mention("air_attack", local_date(anchor), {}, []))
+    def mention(s: Sentence, direction: tuple[str, str] | None = None) -> Mention:
+        direction = direction or s.direction
+        used.setdefault(direction, []).append(s)
+        return by_direction.setdefault(direction, Mention("air_attack", local_date(anchor), {}, []))
 
-    for s in sentences:
+    candidates: dict[tuple[tuple[str, str], str], list[tuple[tuple, int, Count, Sentence]]] = {}
+    for n, s in enumerate(sentences):
+        regional = bool(_REGIONAL.search(s.norm))
         for c in s.counts:
             name = AIR_FIELDS.get((c.slot, c.obj))
             if not name:
                 continue
-            m = mention(s)
+            m = mention(s, c.direction)
             if c.value < 0:  # "every one of the missiles was destroyed": as many as were launched
                 all_of.append((m, name, c, s))
             elif name in ("killed", "injured"):
                 m.set(name, c.value, s, overwrite=c.value > (m.fields.get(name) or 0))
-            else:
-                m.set(name, c.value, s)
+            else:  # the national figure before a region's, a stated object before an inferred one
+                rank = (regional, c.typed, not c.word)
+                candidates.setdefault((c.direction, name), []).append((rank, n, c, s))
+    for (direction, name), found in candidates.items():
+        rank, n, c, s = min(found, key=lambda f: f[:2])
+        value = c.value
+        if c.typed:  # only weapon types named: "a Kinzhal, four Iskander-M and nine Iskander-K" are 14
+            value = sum(f[2].value for f in found if f[1] == n and f[0] == rank)
+        by_direction[direction].set(name, value, s)
     for m, name, c, s in all_of:
         m.set(name, m.fields.get(AIR_FIELDS[("launched", c.obj)]), s)
     for s in sentences:  # "a 28-year-old woman was killed": one, when no count says otherwise
@@ -66,11 +83,6 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
             mention(s)
     mentions = []
     for (attacker, target), m in by_direction.items():
-        if m.fields.get("drones_neutralized_total") is not None and (
-            m.fields.get("drones_shot_down") is not None or m.fields.get("drones_suppressed") is not None
-        ):
-            m.fields.pop("drones_neutralized_total")
-            m.evidence = [e for e in m.evidence if e["field"] != "drones_neutralized_total"]
         m.fields.update(attacker=attacker, target=target)
         regions, region_sents = [], []
         for s in sentences:
@@ -92,7 +104,7 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
                     break
         about = [s.lower for s in sentences if s.about_attack]
         texts = [s.lower for s in used[(attacker, target)]] + about[:3]
-        m.event_date = resolve_date(texts, anchor, overnight_event=True)
+        m.event_date = resolve_date(texts, anchor, overnight_event=True, context=about)
         mentions.append(m)
     return mentions
 
