@@ -68,7 +68,7 @@ CUES = {
     r"electronic countermeasures|\bew\b|lost\b(?! their lives| power| contact)|locally lost|went astray|"
     r"(?:fell|fallen|crashed) on their own|unaccounted for|went missing",
     "shot_down": r"shot down|downed|destroyed|intercepted|interception|brought down|taken down|"
-    r"eliminated|repelled|were shot|was shot|destroying|shooting down|downing|knocked out|shoot down|"
+    r"eliminated|repelled|were shot|was shot|destroying|shooting down|downing|knocked out|shoot down|downs\b|"
     r"destroy\b|intercept\b|to down\b",
     # "intercepted or jammed 405 drones": all that were stopped, however
     "neutralized": r"neutrali[sz]ed|neutrali[sz]ing|taken out|neutrali[sz]e\b|"
@@ -82,4 +82,4 @@ CUES = {
     "killed": r"killed|killing|dead|died|death toll|toll|lost their lives|deaths|fatalities|bodies",
     "injured": r"injured|injuring|wounded|wounding|hurt|injuries|hospitali[sz]ed",
 }
-CUE_RE = {name: re.compile(rf"\b(?:{pattern})") for name, pattern in CUES.items()}
+CUE_RE = {name: re.compile(rf"(?<![\w-])(?:{pattern})") for name, pattern in CUES.items()}  # not "air-launched"

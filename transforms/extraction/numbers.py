@@ -49,7 +49,7 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _NOT_ONE = re.compile(r"\b(?:one of|no one|not one)\b")  # "one of its largest raids", "no one was hurt"
 # "a Kh-59 guided missile was destroyed": one missile; not "a missile attack", "a missile strike"
 _ONE_MISSILE = re.compile(
-    r"\b(?:a|an) (?!(?:downed|intercepted|destroyed|shot-down) )(?=(?:[\"'“”]?[\w/-]+[\"'”]? ){0,3}?missile\b"
+    r"\b(?:a|an) (?!(?:downed|intercepted|destroyed|shot-down) )(?=(?:[\"'“”]?(?!of )[\w/-]+[\"'”]? ){0,3}?missile\b"
     r"(?! (?:attacks?|strikes?|barrage|alert|threat|danger|defen[cs]e|systems?|launch|salvo|wave|debris|fragments?|"
     r"wreckage|warning|carrier|component|production|program|programme|shield|units?)))"
 )

@@ -257,8 +257,11 @@ def read_counts(
     last cue of the sentence before) the slot of "Among them were 405 drones". Returns the
     counts, the last object and the last cue."""
     tokens = _TOKEN.findall(norm)
+    if not tokens:  # a blank line between paragraphs: "Among them" still refers to the sentence before
+        return [], last_object, carried
     counts: list[Count] = []
-    inherited: str | None = carried if _CONTINUES.match(norm) else None
+    continues = bool(_CONTINUES.match(norm))
+    inherited: str | None = carried if continues else None
     last_cue: str | None = None
     pending: list[Count] = []  # counts of a clause without a cue: "79 of the missiles and 35 … were brought down"
     for start, end in _clauses(tokens):
@@ -295,6 +298,8 @@ def read_counts(
                 if k < len(clause):
                     obj, word = _find_object(clause, k if _is_number(clause[k]) else k - 1)
             predicate_obj = _object_of(clause, j, through_verb=True) if obj is None else None
+            if not word and continues:  # "Of them, 74 were destroyed": them, named before
+                word = "them"
             count = Count(
                 "", obj or "", value, word, obj == "missile" and weapon_kind(word)[1], _stated_direction(text)
             )
@@ -338,7 +343,7 @@ def read_counts(
         )
     for m in _ALL_N.finditer(norm):  # "all 13 drones … were destroyed": launched and shot down
         n = int(m.group(1))
-        downed = CUE_RE["shot_down"].search(norm, m.end())
+        downed = CUE_RE["shot_down"].search(norm)
         for c in list(counts):
             if c.value == n and c.slot in ("shot_down", "neutralized"):
                 counts.append(Count("launched", c.obj, n, c.word, c.typed))
