@@ -23,7 +23,7 @@ _WORD_NUMBER = re.compile(
 )
 _VAGUE = re.compile(
     r"\b(more than|over|nearly|almost|about|around|up to|some|roughly|approximately|close to|fewer than|"
-    r"less than|under|at most|well over|just over|just under|upwards of|an estimated|estimated)\s+(\d+)\b"
+    r"less than|under|at most|well over|just over|just under|upwards of|an estimated|estimated)\s+(\d+)\b(?![:.]\d)"
 )
 _NOT_COUNT_PATTERNS = [
     re.compile(r"\b\d+-year-old\b|\baged \d+\b"),

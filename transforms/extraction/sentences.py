@@ -86,7 +86,8 @@ RUSSIA_ATTACKS = re.compile(
     r"\b(?:russia|russians|moscow|the enemy|the occupiers|the invaders|"
     r"russian (?:[a-z-]+ )?(?:forces|troops|army|military|invaders|occupiers|federation)) (?:[a-z]+ ){0,2}?"
     r"(?:attacked|launched|fired|sent|struck|targeted|unleashed|hit|used|deployed|pummel+ed|bombarded)\b|"
-    r"\brussian (?:[a-z-]+ ){0,2}?(?:drones?|missiles?|strikes?|attacks?|shaheds?)\b|\b(?:against|at|on) ukraine\b"
+    r"\brussian (?:[a-z-]+ ){0,2}?(?:drones?|missiles?|strikes?|attacks?|shaheds?)\b|\b(?:against|at|on) ukraine\b|"
+    r"\bat (?:targets |cities |sites )?(?:in|across) ukraine\b"
 )
 
 _WEAPON_WORDS = re.compile(r"drone|missile|uav|shahed")
@@ -109,6 +110,7 @@ class Count:
     # who attacked whom: the clause's own when it says ("Russia says it shot down 110 Ukraine drones,
     # but fired 298 drones at Ukraine" holds two attacks), else the sentence's (set by analyse)
     direction: tuple[str, str] | None = None
+    bound: bool = False  # "at least 93 missiles": a lower bound, taken when no count is exact
 
 
 @dataclass
@@ -266,6 +268,8 @@ def read_counts(
     pending: list[Count] = []  # counts of a clause without a cue: "79 of the missiles and 35 … were brought down"
     for start, end in _clauses(tokens):
         clause = tokens[start:end]
+        if start and tokens[start - 1] in _CONTRAST:  # "88 were shot down, while 128 vanished": not shot down
+            inherited = None
         text = " ".join(clause)
         cues = _cues_in(text)
         # a cue inside a longer one is part of it: "jammed" in "intercepted or jammed"
@@ -303,6 +307,7 @@ def read_counts(
             count = Count(
                 "", obj or "", value, word, obj == "missile" and weapon_kind(word)[1], _stated_direction(text)
             )
+            count.bound = prev[-2:] == ["at", "least"]
             of_number = len(prev) >= 2 and prev[-1] == "of" and _is_number(prev[-2])  # the 60 in "38 of 60"
             if (
                 prev[-2:] == ["of", "the"]
@@ -311,6 +316,8 @@ def read_counts(
                 or of_number
             ):
                 count.slot = "launched"  # "87 of the 143 drones", "out of the 126"
+            elif cues and _pairs(clause, j) and not any(c[0] < offsets[j] for c in cues):
+                count.slot = inherited or ""  # "81 out of 94 missiles and 80 out of the 193 drones launched"
             elif cues:
                 here, after_number = offsets[j], offsets[j] + len(tok)
                 # the gap between cue and number: "shot down 24 drones launched by" is shot down
@@ -350,6 +357,17 @@ def read_counts(
             elif c.value == n and c.slot == "launched" and downed:
                 counts.append(Count("shot_down", c.obj, n, c.word, c.typed))
     return counts, last_object, last_cue
+
+
+_CONTRAST = {"while", "whereas", "but"}
+
+
+def _pairs(clause: list[str], j: int) -> bool:
+    """The number at clause[j] is the X of "X (out) of (the) Y": its cue comes before it, and a
+    cue after Y is Y's ("80 out of the 193 drones launched by Russia")."""
+    rest = clause[j + 1 : j + 5]
+    rest = rest[1:] if rest[:1] == ["out"] else rest
+    return rest[:1] == ["of"] and any(_is_number(t) for t in rest[1:3])
 
 
 # "Among them were 405 Shahed drones, …": the counts of the sentence before, by kind

@@ -65,7 +65,7 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
             elif name in ("killed", "injured"):
                 m.set(name, c.value, s, overwrite=c.value > (m.fields.get(name) or 0))
             else:  # the national figure before a region's, a stated object before an inferred one
-                rank = (regional, c.typed, not c.word)
+                rank = (regional, c.typed, not c.word, c.bound)
                 candidates.setdefault((c.direction, name), []).append((rank, n, c, s))
     for (direction, name), found in candidates.items():
         rank, n, c, s = min(found, key=lambda f: f[:2])
