@@ -34,7 +34,8 @@ _TALKS = re.compile(r"\b(?:talks|negotiations|met|meeting|delegations?|summit|ro
 _HELD = re.compile(
     r"\b(?:met|held|took place|sat down|ended|concluded|opened|wrapped up|lasted|talked|hours of talks|"
     r"round of talks|talks between|after (?:[\w-]+ )?(?:talks|negotiations|meeting)|"
-    r"(?:negotiators|delegations|officials|delegates|envoys|diplomats) meeting)\b"
+    r"(?:negotiators|delegations|officials|delegates|envoys|diplomats) meeting|"
+    r"at (?:the )?(?:talks|negotiations|meeting) in|discussed|negotiated)\b"
 )
 
 
