@@ -25,8 +25,10 @@ ARTICLES = pa.schema(
         pa.field("story_id", pa.string()),
         pa.field("duplicate_of", pa.string()),
         pa.field("similarity", pa.float64()),
-        # Beyond the contract: where in the source the record was (entry 3, line 7) and
-        # which --input / --feed / --feeds-file argument produced it.
+        # Beyond the contract: whether the text is that of `duplicate_of` (up to case and
+        # whitespace: the same content_hash), where in the source the record was (entry 3,
+        # line 7) and which --input / --feed / --feeds-file argument produced it.
+        pa.field("exact_copy", pa.bool_(), nullable=False),
         pa.field("external_id", pa.string()),
         pa.field("locator", pa.string()),
         pa.field("origin", pa.string(), nullable=False),
