@@ -58,6 +58,18 @@ EVIDENCE = pa.struct(
     ]
 )
 
+# One value an article stated for a field of an event (transforms/merge.py, "Claims").
+CLAIM = pa.struct(
+    [
+        pa.field("field", pa.string()),
+        pa.field("value", pa.string()),  # str(int) for counts
+        pa.field("claimant", pa.string()),  # who gave the figures, when the article says
+        pa.field("article_id", pa.string()),
+        pa.field("start", pa.int32()),  # the span of its evidence in the article's text
+        pa.field("end", pa.int32()),
+    ]
+)
+
 EVENTS = pa.schema(
     [
         pa.field("event_id", pa.string(), nullable=False),
@@ -68,6 +80,7 @@ EVENTS = pa.schema(
         pa.field("article_ids", pa.list_(pa.string())),
         pa.field("source_count", pa.int32()),
         pa.field("evidence", pa.list_(EVIDENCE)),
+        pa.field("claims", pa.list_(CLAIM)),
         pa.field("first_seen_at", UTC_TS),
         pa.field("updated_at", UTC_TS),
         # air_attack
