@@ -50,6 +50,7 @@ def corpus(n: int) -> list[dict]:
             "ingested_at": now,
             "duplicate_of": None,
             "similarity": None,
+            "exact_copy": False,
         }
         for i in range(n)
     ]

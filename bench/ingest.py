@@ -105,7 +105,7 @@ def run_baseline(inputs: Path, out: Path) -> None:
     for n, row in enumerate(sorted(rows, key=first_report_order)):
         original = first_by_text.setdefault(row["content_hash"], row["article_id"])
         if original != row["article_id"]:
-            row.update(duplicate_of=original, similarity=1.0)
+            row.update(duplicate_of=original, similarity=1.0, exact_copy=True)
         hashes = shingle_hashes(row["text"])
         candidates: dict[int, tuple[str, np.ndarray]] = {}
         for key in bucket_keys(signatures([hashes]))[0].tolist():

@@ -27,8 +27,10 @@ ARTICLES = pa.schema(
         pa.field("story_id", pa.string()),
         pa.field("duplicate_of", pa.string()),
         pa.field("similarity", pa.float64()),
-        # Beyond the contract: where in the source the record was (entry 3, line 7) and
-        # which --input / --feed / --feeds-file argument produced it.
+        # Beyond the contract: whether the text is that of `duplicate_of` (up to case and
+        # whitespace: the same content_hash), where in the source the record was (entry 3,
+        # line 7) and which --input / --feed / --feeds-file argument produced it.
+        pa.field("exact_copy", pa.bool_(), nullable=False),
         pa.field("external_id", pa.string()),
         pa.field("locator", pa.string()),
         pa.field("origin", pa.string(), nullable=False),
@@ -69,6 +71,18 @@ def _event_fields() -> list[Field]:
     return list(fields.values())
 
 
+# One value an article stated for a field of an event (transforms/merge.py, "Claims").
+CLAIM = pa.struct(
+    [
+        pa.field("field", pa.string()),
+        pa.field("value", pa.string()),  # str(int) for counts
+        pa.field("claimant", pa.string()),  # who gave the figures, when the article says
+        pa.field("article_id", pa.string()),
+        pa.field("start", pa.int32()),  # the span of its evidence in the article's text
+        pa.field("end", pa.int32()),
+    ]
+)
+
 # The common columns, then each event type's fields (transforms/extraction/types/).
 EVENTS = pa.schema(
     [
@@ -80,6 +94,7 @@ EVENTS = pa.schema(
         pa.field("article_ids", pa.list_(pa.string())),
         pa.field("source_count", pa.int32()),
         pa.field("evidence", pa.list_(EVIDENCE)),
+        pa.field("claims", pa.list_(CLAIM)),
         pa.field("first_seen_at", UTC_TS),
         pa.field("updated_at", UTC_TS),
         *(pa.field(f.name, f.type) for f in _event_fields()),

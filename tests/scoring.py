@@ -24,11 +24,15 @@ from transforms.nlp import clip  # noqa: E402
 
 
 def load_devset(name: str = "devset") -> list[dict[str, Any]]:
-    """The labelled articles of tests/data/<name>/articles.jsonl ([] when absent)."""
+    """The labelled articles of tests/data/<name>/articles.jsonl. The sets are part of the repo:
+    a missing or empty file is an error, never an empty set (which would score 1.0)."""
     path = DATA / name / "articles.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the labelled set {name!r} is missing from the repo")
+    articles = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    if not articles:
+        raise ValueError(f"{path}: the labelled set {name!r} is empty")
+    return articles
 
 
 def predict(nlp: Any, articles: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -47,3 +47,38 @@ def test_seed_stories(tmp_path):
     story = {Path(a["source"]).name[:3]: a["story_id"] for a in read_table(tmp_path, "articles")}
     assert story["001"] == story["003"]  # one night, two outlets
     assert len({story["000"], story["001"], story["002"], story["004"]}) == 4
+
+
+UNDATED = {  # no date header: their events have no date, and their report time is the reading time (µs)
+    "sumy.txt": "Drones over Sumy\n\nRussia launched 50 drones at Ukraine overnight, the Air Force said. Air "
+    "defence shot down 30 of them over the Sumy region.\n",
+    "north.txt": "Night attack on the north\n\nAir defence units shot down 30 of the 50 drones that Russia "
+    "launched overnight, officials in Sumy said. Two people were injured.\n",
+    "kharkiv.txt": "Kharkiv attack\n\nRussia launched 62 drones and three missiles at Kharkiv overnight. Two "
+    "people were killed.\n",
+}
+FRACTIONAL = {  # a feed time with microseconds
+    "id": "odesa-1",
+    "url": "https://example.org/odesa",
+    "published_at": "2025-05-02T04:10:07.250731+00:00",
+    "text": "Russia launched 71 drones at the Odesa region overnight; 44 were shot down, the Air Force said.",
+}
+
+
+def test_an_event_without_a_date_has_the_story_of_its_articles(tmp_path):
+    """An event's story_id is the story of the articles that report it, also when the report
+    times have microseconds (reading times of undated articles), which runners' ms timers cut."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, text in UNDATED.items():
+        (folder / name).write_text(text)
+    (folder / "feed.jsonl").write_text(json.dumps(FRACTIONAL) + "\n")
+    done = newsmon("run", "--input", str(folder), "--output", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    story = {a["article_id"]: a["story_id"] for a in read_table(tmp_path / "out", "articles")}
+    events = read_table(tmp_path / "out", "events")
+    assert {e["event_date"] is None for e in events} == {True, False}
+    for event in events:
+        assert {story[a] for a in event["article_ids"]} == {event["story_id"]}, event
+    by_file = {Path(a["source"]).name: a["story_id"] for a in read_table(tmp_path / "out", "articles")}
+    assert by_file["sumy.txt"] == by_file["north.txt"] != by_file["kharkiv.txt"]

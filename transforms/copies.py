@@ -5,7 +5,9 @@
 - An article updated in place (same canonical URL, new text) gets its own id and
   `duplicate_of` the first version, with the word-shingle Jaccard `similarity`.
 - A syndicated copy (same normalized text, another URL or outlet) is `duplicate_of` the
-  earliest report of that text, `similarity` 1.0.
+  earliest report of that text, `similarity` 1.0 and `exact_copy` true. Only these are exact
+  copies: a near-duplicate or an edit whose word shingles are all shared (the texts differ only
+  in punctuation) also has a Jaccard of 1.0, but not the same text.
 - A near-duplicate (a copy with edits, an article updated under another URL: word-3-shingle
   Jaccard ≥ NEAR_DUPLICATE with an earlier article) is `duplicate_of` the earliest such article,
   with that Jaccard as `similarity`. Candidates come from MinHash-LSH (transforms.minhash, fixed
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -59,6 +61,7 @@ class Version(NamedTuple):
     hashes: bytes  # its sorted shingle hashes (uint32)
     duplicate_of: str | None = None
     similarity: float | None = None
+    exact_copy: bool = False  # the same normalized text as duplicate_of (content_hash)
 
     def shingles(self) -> np.ndarray:
         return np.frombuffer(self.hashes, dtype=np.uint32)
@@ -97,13 +100,16 @@ def _mark_same_text(element: tuple[str, Iterable[tuple]]) -> Iterator[tuple[str,
     original, *copies = sorted(map(Version._make, versions), key=lambda v: v.order)
     yield original.read_as, tuple(original)
     for copy in copies:
-        marked = copy if copy.duplicate_of else copy._replace(duplicate_of=original.article_id, similarity=1.0)
+        exact = copy._replace(duplicate_of=original.article_id, similarity=1.0, exact_copy=True)
+        marked = copy if copy.duplicate_of else exact
         yield marked.read_as, tuple(marked)
 
 
-def is_exact_copy(duplicate_of: str | None, similarity: float | None) -> bool:
-    """Marked as a copy of the same text: ExtractEvents reuses its original's events."""
-    return bool(duplicate_of) and similarity == 1.0
+def is_exact_copy(marks: Mapping[str, Any]) -> bool:
+    """Marked as a copy of the same text (an article row, or a Version's `_asdict()`):
+    ExtractEvents reuses its original's events. A Jaccard of 1.0 is not enough: two texts that
+    differ only in punctuation have the same word shingles."""
+    return bool(marks["duplicate_of"]) and bool(marks["exact_copy"])
 
 
 def _member(version: Version) -> tuple[tuple, str, bytes, bool]:
@@ -119,7 +125,7 @@ def _bucket_entries(
     element per partition of the bucket space (not one per article and band), holding the
     bucket keys that fall in it and the versions they belong to."""
     versions = (Version._make(t) for _, t in batch)
-    batch = [v for v in versions if not is_exact_copy(v.duplicate_of, v.similarity)]  # their originals are searched
+    batch = [v for v in versions if not is_exact_copy(v._asdict())]  # their originals are searched
     keys = bucket_keys(signatures([v.shingles() for v in batch]))
     part = keys % np.uint64(partitions)
     for p in np.unique(part).tolist():
@@ -210,7 +216,7 @@ def _apply_marks(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
         if version.duplicate_of is None and near:
             version = version._replace(duplicate_of=near[1], similarity=near[2])
         marks = {"article_id": version.article_id, "duplicate_of": version.duplicate_of}
-        yield dict(row, **marks, similarity=version.similarity)
+        yield dict(row, **marks, similarity=version.similarity, exact_copy=version.exact_copy)
 
 
 class MarkCopies(beam.PTransform):

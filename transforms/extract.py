@@ -1,15 +1,18 @@
 """ExtractEvents: articles -> event mentions (one per event an article reports), with evidence.
 
 spaCy is loaded once per worker (DoFn.setup) and runs as `nlp.pipe` over batches of articles
-(beam.BatchElements). An exact copy (MarkCopies: same text as its original) does not run spaCy
-again: it takes its original's mentions, re-pointed at its own article id and text. Copies
-reach the extracting DoFn as a side input keyed by their original (they are few, and this
-spares a shuffle of every mention).
+(beam.BatchElements). An exact copy (MarkCopies' `exact_copy`: the same text as its original up
+to case and whitespace, not merely a word-shingle Jaccard of 1.0) does not run spaCy again: it
+takes its original's mentions, re-pointed at its own article id and text. Copies reach the
+extracting DoFn as a side input keyed by their original (they are few, and this spares a
+shuffle of every mention). A copy in which some evidence sentence cannot be found is read by
+spaCy itself (counted as copy_reextracted): an evidence span never points nowhere.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -45,6 +48,7 @@ class _Extract(beam.DoFn):
         self._nlp = None
         self._failed = Metrics.counter(NAMESPACE, "extract_failed|all")
         self._processed = Metrics.counter(NAMESPACE, "spacy_articles|all")
+        self._reextracted = Metrics.counter(NAMESPACE, "copy_reextracted|all")
 
     def setup(self) -> None:
         self._nlp = build_nlp(self._model)
@@ -58,16 +62,33 @@ class _Extract(beam.DoFn):
         for article, doc in zip(batch, docs, strict=True):
             if doc is None:
                 continue
-            try:
-                mentions = extract_mentions(doc, article["published_at"], article["ingested_at"])
-            except Exception:  # one odd article must not fail the run; it is counted and logged
-                self._fail(article)
+            rows = self._mentions(doc, article)
+            if rows is None:
                 continue
-            for m in mentions:
-                row = mention_row(m, article)
-                yield row
-                for copy in copies[article["article_id"]]:  # a multimap: [] when it has none
-                    yield _for_copy(row, copy)
+            yield from rows
+            for copy in copies[article["article_id"]]:  # a multimap: [] when it has none
+                yield from self._copy_mentions(rows, copy)
+
+    def _mentions(self, doc: Any, article: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """The article's mention rows; None when extraction failed (counted and logged)."""
+        try:
+            mentions = extract_mentions(doc, article["published_at"], article["ingested_at"])
+        except Exception:  # one odd article must not fail the run; it is counted and logged
+            self._fail(article)
+            return None
+        return [mention_row(m, article) for m in mentions]
+
+    def _copy_mentions(self, rows: list[dict[str, Any]], copy: dict[str, Any]) -> list[dict[str, Any]]:
+        """The original's mentions re-pointed at the copy, or, when some evidence sentence is not
+        in the copy's text, the copy's own mentions from spaCy."""
+        repointed = [_for_copy(row, copy) for row in rows]
+        if all(e["start"] >= 0 for row in repointed for e in row["evidence"]):
+            return repointed
+        logger.info("copy %s: evidence not found in its text; extracting it itself", copy["article_id"])
+        self._reextracted.inc()
+        self._processed.inc()
+        doc = self._one(copy)
+        return (self._mentions(doc, copy) or []) if doc is not None else []
 
     def _one(self, article: dict[str, Any]) -> Any:
         try:
@@ -88,12 +109,16 @@ def _for_copy(mention: dict[str, Any], copy: dict[str, Any]) -> dict[str, Any]:
 
 
 def _repoint(evidence: dict[str, Any], copy: dict[str, Any]) -> dict[str, Any]:
-    """The same sentence in the copy's text (equal up to case and whitespace)."""
+    """The same sentence in the copy's text (equal up to case and whitespace), with the copy's
+    own wording; start = end = -1 when it is not there (the caller then extracts the copy)."""
     start = copy["text"].find(evidence["text"])
-    if start < 0:
-        start = copy["text"].lower().find(evidence["text"].lower())
-    end = start + len(evidence["text"]) if start >= 0 else -1
-    return dict(evidence, article_id=copy["article_id"], start=start, end=end)
+    if start >= 0:
+        return dict(evidence, article_id=copy["article_id"], start=start, end=start + len(evidence["text"]))
+    pattern = r"\s+".join(map(re.escape, evidence["text"].split()))
+    found = re.search(pattern, copy["text"], re.IGNORECASE) if pattern else None
+    if found is None:
+        return dict(evidence, article_id=copy["article_id"], start=-1, end=-1)
+    return dict(evidence, article_id=copy["article_id"], text=found.group(), start=found.start(), end=found.end())
 
 
 def reported_at(article: dict[str, Any]) -> datetime:
@@ -111,9 +136,7 @@ class ExtractEvents(beam.PTransform):
         self._model = model
 
     def expand(self, articles: beam.PCollection) -> beam.PCollection:
-        originals, copies = articles | "SplitCopies" >> beam.Partition(
-            lambda a, _: int(is_exact_copy(a["duplicate_of"], a["similarity"])), 2
-        )
+        originals, copies = articles | "SplitCopies" >> beam.Partition(lambda a, _: int(is_exact_copy(a)), 2)
         copies_by_original = copies | "KeyByOriginal" >> beam.Map(lambda a: (a["duplicate_of"], _copy_fields(a)))
         return (
             originals

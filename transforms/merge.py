@@ -1,30 +1,56 @@
 """MergeEvents: mentions from all articles -> versioned rows of the events table.
 
-Mentions of one real-world event share the event type, the date and the actors (air attacks:
-attacker and target); within such a group, mentions whose launch counts disagree (126 vs 143
-drones) are different events. Mentions from articles without a publication date have no date:
-they group by type and actors, and join only when their numbers agree (at least one count
-equal, none different); their event_date stays null. Reports are folded in the order they were published: the first
-gives version 1, and each later report that changes a field (a new value, a corrected count,
-a region more) gives the next version. A report that changes nothing adds itself to
-`article_ids` / `source_count` of the current version. event_id is a hash of the group key, so
-it is the same on every run and runner.
+One real-world event is one group key: the event type, the date and the type's identity fields
+(IDENTITY: an air attack is one event per night and attacker -> target; a ceasefire, talks or a
+prisoner exchange one per type and day). Outlets that give different figures for it (a
+preliminary and a final count, another claimant, a misprint) give *claims* of that one event,
+not new events.
+
+Claims: every scalar value a mention states (counts, claimant, status, proposer, location, …;
+not the identity fields, which every mention of the group shares) is a claim {field, value (as
+a string: str(int) for counts), claimant (the mention's claimant, if any), article_id, start,
+end (its evidence span)}. List fields (regions, parties) give no claims: their value is the
+union of every report, with every report's spans in `evidence`.
+
+Resolution, recomputed after each report is folded in, in publication order:
+- killed, injured: the latest report that states it (a rising toll takes the latest figure);
+- every other scalar: the value stated by the most distinct articles, a tie going to the value
+  reported latest (one outlier does not override what the other sources agree on, and a later
+  count is usually the final one);
+- lists: the union.
+The first report gives version 1; a report that changes a resolved value (or adds one, or a
+region) gives the next version, with `updated_at` its report time. A report that changes
+nothing adds itself to `article_ids` / `source_count`, and its claims (and the spans of those
+that support a resolved value) to `claims` / `evidence`, of the current version. `evidence`
+holds the spans of the claims that support each resolved value.
+
+Mentions from articles without a publication date have no date: they group by type and
+identity, and join only when their numbers agree (at least one count equal, none different);
+their event_date stays null. event_id is a hash of the group key (and, for the second and later
+undated events of a key, their index), so it is the same on every run and runner.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import apache_beam as beam
 
 from schemas.records import stable_id
-from transforms.extraction import ALL_FIELDS
+from transforms.extraction import ALL_FIELDS, EVENT_TYPES
+
+logger = logging.getLogger(__name__)
 
 REPORTS = "reports"
+# What identifies an event besides its type and date: each event type declares it (registry).
+IDENTITY: dict[str, tuple[str, ...]] = {name: t.identity for name, t in EVENT_TYPES.items()}
+KEY_SLOTS = 2  # identity slots in every key (empty ones too): the keys, hence the event_ids, of earlier outputs
 LIST_FIELDS = {"regions", "parties"}
-DISTINCT_IF_DIFFERENT = ("drones_launched", "missiles_launched")
+LATEST_WINS = {"killed", "injured"}  # a rising toll: the latest report's figure
 
 
 IDENTIFYING = (
@@ -35,33 +61,37 @@ UNDATED = "undated"
 
 
 def merge_key(m: dict[str, Any]) -> str:
+    """type|date|identity values (`air_attack|2025-03-14|RUS|UKR`, `talks|2025-03-11||`): the
+    mentions of one event (undated ones are split further)."""
     f = m["fields"]
-    actors = (f.get("attacker") or "", f.get("target") or "") if m["event_type"] == "air_attack" else ("", "")
     day = m["event_date"].isoformat() if m["event_date"] else UNDATED
-    return "|".join([m["event_type"], day, *actors])
+    identity = [f.get(k) or "" for k in IDENTITY[m["event_type"]]]
+    return "|".join([m["event_type"], day, *identity, *[""] * (KEY_SLOTS - len(identity))])
 
 
-def _compatible(event: dict[str, Any], mention: dict[str, Any], undated: bool) -> bool:
-    def differ(k: str) -> bool:
-        return event.get(k) is not None and mention.get(k) is not None and event[k] != mention[k]
+def _compatible(event: dict[str, Any], mention: dict[str, Any]) -> bool:
+    """Whether an undated mention is the event: nothing but the numbers says so."""
+    same = any(event.get(k) is not None and event.get(k) == mention.get(k) for k in IDENTIFYING)
+    differ = any(
+        event.get(k) is not None and mention.get(k) is not None and event[k] != mention[k] for k in IDENTIFYING
+    )
+    return same and not differ
 
-    if undated:  # nothing but the numbers says it is the same event
-        same = any(event.get(k) is not None and event.get(k) == mention.get(k) for k in IDENTIFYING)
-        return same and not any(differ(k) for k in IDENTIFYING)
-    return not any(differ(k) for k in DISTINCT_IF_DIFFERENT)
 
-
-def fold(key: str, mentions: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Versioned event rows for the mentions of one group key."""
+def fold(key: str, mentions: Iterable[dict[str, Any]]) -> Iterator[Any]:
+    """Versioned event rows for the mentions of one group key, and (REPORTS) which article
+    reported which event."""
     ordered = sorted(mentions, key=lambda m: (m["reported_at"], m["article_id"]))
-    undated = f"|{UNDATED}|" in key
-    clusters: list[list[dict[str, Any]]] = []
-    for m in ordered:
-        home = next((c for c in clusters if _compatible(_known_values(c), m["fields"], undated)), None)
-        if home is None:
-            clusters.append([m])
-        else:
-            home.append(m)
+    if key.split("|")[1] == UNDATED:
+        clusters: list[list[dict[str, Any]]] = []
+        for m in ordered:
+            home = next((c for c in clusters if _compatible(_known_values(c), m["fields"])), None)
+            if home is None:
+                clusters.append([m])
+            else:
+                home.append(m)
+    else:  # one night, one attacker and target (one day, one type): one event, whatever the figures
+        clusters = [ordered]
     for n, cluster in enumerate(clusters):
         event_id = stable_id(key, str(n)) if n else stable_id(key)
         yield from _versions(event_id, cluster)
@@ -81,29 +111,93 @@ def _known_values(cluster: list[dict[str, Any]]) -> dict[str, Any]:
     return values
 
 
+def claims_of(m: dict[str, Any]) -> list[dict[str, Any]]:
+    """The claims a mention makes: one per scalar value it states (and evidence span of it)."""
+    identity = IDENTITY[m["event_type"]]
+    claimant = m["fields"].get("claimant")
+    claims = []
+    for name, value in m["fields"].items():
+        if value is None or name in identity or name in LIST_FIELDS:
+            continue
+        spans = [e for e in m["evidence"] if e["field"] == name] or [{"start": None, "end": None}]
+        for e in spans:
+            claims.append(
+                {
+                    "field": name,
+                    "value": str(value),
+                    "claimant": claimant,
+                    "article_id": m["article_id"],
+                    "start": e["start"],
+                    "end": e["end"],
+                }
+            )
+    return claims
+
+
+@dataclass
+class _Tally:
+    """The claims on one scalar field so far: per value, the articles that state it, the
+    position of the latest report that does, and the evidence spans."""
+
+    articles: dict[Any, set[str]] = field(default_factory=dict)
+    latest: dict[Any, int] = field(default_factory=dict)
+    evidence: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, value: Any, article_id: str, position: int, spans: list[dict[str, Any]]) -> None:
+        self.articles.setdefault(value, set()).add(article_id)
+        self.latest[value] = position
+        kept = self.evidence.setdefault(value, [])
+        kept += [e for e in spans if e not in kept]
+
+    def resolve(self, name: str) -> Any:
+        if name in LATEST_WINS:
+            return max(self.latest, key=self.latest.__getitem__)
+        return max(self.articles, key=lambda v: (len(self.articles[v]), self.latest[v]))
+
+
+def resolve(cluster: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]]:
+    """After each mention of the cluster (in order): the resolved fields and the evidence of
+    each resolved value."""
+    identity = {k: cluster[0]["fields"].get(k) for k in IDENTITY[cluster[0]["event_type"]]}
+    tallies: dict[str, _Tally] = {}
+    lists: dict[str, list[Any]] = {}
+    list_evidence: dict[str, list[dict[str, Any]]] = {}
+    for position, m in enumerate(cluster):
+        for name, value in m["fields"].items():
+            if value is None or name in identity:
+                continue
+            spans = [e for e in m["evidence"] if e["field"] == name]
+            if name in LIST_FIELDS:
+                lists[name] = sorted(set(lists.get(name, [])) | set(value))
+                kept = list_evidence.setdefault(name, [])
+                kept += [e for e in spans if e not in kept]
+            else:
+                tallies.setdefault(name, _Tally()).add(value, m["article_id"], position, spans)
+        resolved = {name: tally.resolve(name) for name, tally in tallies.items()}
+        evidence = {name: list(tallies[name].evidence[value]) for name, value in resolved.items()}
+        evidence |= {name: list(spans) for name, spans in list_evidence.items()}
+        yield {**identity, **resolved, **lists}, evidence
+
+
 def _versions(event_id: str, cluster: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     first = cluster[0]
-    fields: dict[str, Any] = {}
-    evidence: dict[str, list[dict[str, Any]]] = {}
     rows: list[dict[str, Any]] = []
     reported_by: list[str] = []
-    for m in cluster:
+    claims: list[dict[str, Any]] = []
+    for m, (fields, evidence) in zip(cluster, resolve(cluster), strict=True):
         if m["article_id"] not in reported_by:
             reported_by.append(m["article_id"])
-        changed = False
-        for name, value in m["fields"].items():
-            if value is None:
-                continue
-            new = sorted(set(fields.get(name) or []) | set(value)) if name in LIST_FIELDS else value
-            if fields.get(name) != new:
-                fields[name] = new
-                evidence[name] = [e for e in m["evidence"] if e["field"] == name]
-                changed = True
-            elif name not in LIST_FIELDS:
-                evidence[name] += [e for e in m["evidence"] if e["field"] == name and e not in evidence[name]]
-        if changed or not rows:
-            rows.append(_row(event_id, len(rows) + 1, first, m["reported_at"], fields, evidence))
-        rows[-1].update(article_ids=list(reported_by), source_count=len(reported_by))
+        claims += claims_of(m)
+        if not rows or fields != {name: rows[-1][name] for name in fields}:
+            rows.append(_row(event_id, len(rows) + 1, first, m["reported_at"], fields))
+        rows[-1].update(
+            article_ids=list(reported_by),
+            source_count=len(reported_by),
+            evidence=[e for name in sorted(evidence) for e in evidence[name]],
+            claims=list(claims),
+        )
+    if len(rows) > 1:
+        logger.debug("event %s: %d versions from %d reports", event_id, len(rows), len(cluster))
     return iter(rows)
 
 
@@ -114,12 +208,7 @@ def story_of_event(event_id: str, first_report: datetime) -> str:
 
 
 def _row(
-    event_id: str,
-    version: int,
-    first: dict[str, Any],
-    updated_at: datetime,
-    fields: dict[str, Any],
-    evidence: dict[str, list[dict[str, Any]]],
+    event_id: str, version: int, first: dict[str, Any], updated_at: datetime, fields: dict[str, Any]
 ) -> dict[str, Any]:
     return {
         "event_id": event_id,
@@ -129,7 +218,8 @@ def _row(
         "story_id": story_of_event(event_id, first["reported_at"]),
         "article_ids": [],
         "source_count": 0,
-        "evidence": [e for name in sorted(evidence) for e in evidence[name]],
+        "evidence": [],
+        "claims": [],
         "first_seen_at": first["reported_at"],
         "updated_at": updated_at,
         **{name: fields.get(name) for name in ALL_FIELDS},

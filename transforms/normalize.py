@@ -201,6 +201,7 @@ def normalize(raw: dict[str, Any]) -> dict[str, Any] | Rejected:
         "story_id": None,
         "duplicate_of": None,
         "similarity": None,
+        "exact_copy": False,
         "external_id": raw.get("external_id"),
         "locator": raw.get("locator"),
         "origin": raw["origin"],

@@ -91,7 +91,7 @@ CEASEFIRE = register(
             Field("duration_hours", pa.int32()),
             Field("status", pa.string()),
         ),
-        identity=("proposer",),
+        identity=(),  # one ceasefire a day: proposals and answers to it are its claims
         assemble=ceasefires,
         topic=about_ceasefire,
     )

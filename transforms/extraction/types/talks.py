@@ -74,7 +74,7 @@ TALKS = register(
             Field("location", pa.string()),
             Field("parties", pa.list_(pa.string())),
         ),
-        identity=("location",),
+        identity=(),  # one round of talks a day, wherever outlets place it
         assemble=talks,
         topic=about_talks,
     )

@@ -1,0 +1,204 @@
+"""MergeEvents: one event per night and attacker -> target, figures as claims, resolution, versions."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from helpers import newsmon, read_table
+
+from schemas.records import stable_id
+from transforms.extraction import EVENT_FIELDS
+from transforms.merge import REPORTS, fold, merge_key
+
+NIGHT = date(2025, 9, 7)
+MORNING = datetime(2025, 9, 7, 5, 0, tzinfo=timezone.utc)  # 08:00 in Kyiv
+SENTENCE = {  # what each article's evidence sentence says; spans are made up but consistent
+    "drones_launched": "Russia launched {} drones at Ukraine overnight, the Air Force said.",
+    "killed": "{} people were killed in Kyiv, officials said.",
+    "injured": "{} people were injured.",
+    "claimant": "the Air Force said ({}).",
+}
+
+
+def mention(
+    article_id: str, minutes: int, event_date: date | None = NIGHT, direction: tuple = ("RUS", "UKR"), **stated
+) -> dict:
+    """An air attack mention as ExtractEvents emits it: every field of the type, evidence for
+    each stated value."""
+    fields = dict.fromkeys(EVENT_FIELDS["air_attack"]) | {"attacker": direction[0], "target": direction[1]} | stated
+    evidence, offset = [], 0
+    for name, value in stated.items():
+        text = SENTENCE.get(name, "{}").format(value)
+        evidence.append(
+            {"field": name, "text": text, "start": offset, "end": offset + len(text), "article_id": article_id}
+        )
+        offset += len(text) + 1
+    return {
+        "article_id": article_id,
+        "reported_at": MORNING + timedelta(minutes=minutes),
+        "event_type": "air_attack",
+        "event_date": event_date,
+        "fields": fields,
+        "evidence": evidence,
+    }
+
+
+def rows_of(mentions: list[dict]) -> list[dict]:
+    """The event rows MergeEvents writes for these mentions (one group key each, as Beam groups them)."""
+    groups: dict[str, list[dict]] = {}
+    for m in mentions:
+        groups.setdefault(merge_key(m), []).append(m)
+    out = [r for key, ms in groups.items() for r in fold(key, ms) if not hasattr(r, "tag")]
+    return sorted(out, key=lambda r: (r["event_id"], r["version"]))
+
+
+def latest(rows: list[dict]) -> dict:
+    """The latest version of the one event the rows are of."""
+    assert len({r["event_id"] for r in rows}) == 1, rows
+    return max(rows, key=lambda r: r["version"])
+
+
+def test_same_night_reports_with_different_figures_are_one_event_with_every_claim():
+    rows = rows_of(
+        [
+            mention("air-force", 0, drones_launched=810, claimant="Ukrainian Air Force"),
+            mention("wire", 30, drones_launched=805),  # a misprint, or a preliminary count
+            mention("daily", 60, drones_launched=810, killed=2),
+        ]
+    )
+    event = latest(rows)
+    assert event["event_id"] == stable_id("air_attack|2025-09-07|RUS|UKR")
+    assert event["drones_launched"] == 810 and event["source_count"] == 3
+    stated = sorted((c["article_id"], c["value"]) for c in event["claims"] if c["field"] == "drones_launched")
+    assert stated == [("air-force", "810"), ("daily", "810"), ("wire", "805")]
+    claimants = {c["article_id"]: c["claimant"] for c in event["claims"]}
+    assert claimants == {"air-force": "Ukrainian Air Force", "wire": None, "daily": None}
+    # the evidence of the resolved value: the spans of the two articles that say 810, not the outlier
+    assert sorted(e["article_id"] for e in event["evidence"] if e["field"] == "drones_launched") == [
+        "air-force",
+        "daily",
+    ]
+    for claim in event["claims"]:
+        assert isinstance(claim["start"], int) and claim["end"] > claim["start"]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations([810, 810, 805])))
+def test_the_figure_most_articles_state_wins_whatever_the_order(order):
+    rows = rows_of([mention(f"outlet-{i}", 20 * i, drones_launched=n) for i, n in enumerate(order)])
+    assert latest(rows)["drones_launched"] == 810
+    assert sorted(c["value"] for c in latest(rows)["claims"]) == ["805", "810", "810"]
+
+
+def test_a_tie_goes_to_the_latest_report():
+    rows = rows_of([mention("first", 0, drones_launched=805), mention("final", 90, drones_launched=810)])
+    assert [(r["version"], r["drones_launched"]) for r in rows] == [(1, 805), (2, 810)]
+
+
+def test_a_rising_toll_takes_the_latest_report():
+    rows = rows_of([mention("early", 0, killed=3, injured=12), mention("update", 240, killed=5, injured=12)])
+    assert [(r["version"], r["killed"], r["injured"]) for r in rows] == [(1, 3, 12), (2, 5, 12)]
+    assert [e["article_id"] for e in rows[-1]["evidence"] if e["field"] == "killed"] == ["update"]
+    assert rows[-1]["updated_at"] == MORNING + timedelta(minutes=240)
+
+
+def test_a_new_version_only_when_a_resolved_value_changes():
+    rows = rows_of(
+        [
+            mention("a", 0, drones_launched=810),
+            mention("b", 10, drones_launched=810),  # agrees: no new version
+            mention("c", 20, drones_launched=805),  # an outlier, outvoted: no new version
+            mention("d", 30, drones_launched=810, injured=7),  # a new figure: version 2
+        ]
+    )
+    assert [(r["version"], r["drones_launched"], r["injured"], r["source_count"]) for r in rows] == [
+        (1, 810, None, 3),
+        (2, 810, 7, 4),
+    ]
+    assert rows[0]["article_ids"] == ["a", "b", "c"] and rows[0]["updated_at"] == MORNING
+    assert ("c", "805") in {(c["article_id"], c["value"]) for c in rows[0]["claims"]}  # kept, not resolved
+
+
+def test_event_id_and_rows_are_the_same_whatever_the_arrival_order():
+    mentions = [
+        mention("a", 0, drones_launched=810, killed=2),
+        mention("b", 10, drones_launched=805, killed=3),
+        mention("c", 50, drones_launched=810, killed=4),
+    ]
+    first = rows_of(mentions)
+    for seed in range(5):
+        random.Random(seed).shuffle(mentions)
+        assert rows_of(mentions) == first
+    assert {r["event_id"] for r in first} == {stable_id("air_attack|2025-09-07|RUS|UKR")}
+
+
+def test_other_nights_and_directions_are_other_events():
+    rows = rows_of(
+        [
+            mention("a", 0, drones_launched=810),
+            mention("b", 0, event_date=NIGHT + timedelta(days=1), drones_launched=810),
+            mention("c", 0, direction=("UKR", "RUS"), drones_shot_down=41),
+        ]
+    )
+    assert len({r["event_id"] for r in rows}) == 3
+
+
+def test_undated_reports_join_only_on_agreeing_numbers():
+    rows = rows_of(
+        [
+            mention("a", 0, event_date=None, drones_launched=50),
+            mention("b", 5, event_date=None, drones_launched=50, injured=2),
+            mention("c", 9, event_date=None, drones_launched=62),
+        ]
+    )
+    events = {r["event_id"]: r for r in rows}  # the latest version of each, by the sort
+    assert sorted(sorted(e["article_ids"]) for e in events.values()) == [["a", "b"], ["c"]]
+    assert {e["event_date"] for e in events.values()} == {None}
+
+
+def test_every_report_names_its_event():
+    mentions = [mention("a", 0, drones_launched=810), mention("b", 5, drones_launched=805)]
+    reports = [r.value for r in fold(merge_key(mentions[0]), mentions) if getattr(r, "tag", None) == REPORTS]
+    assert {article_id for article_id, _ in reports} == {"a", "b"}
+    assert len({report[2] for _, report in reports}) == 1
+
+
+ARTICLES = [  # one night, three outlets, two figures for the drones and a rising toll
+    ("air-force", "2025-09-07T05:10:00+00:00", "Russia launched 810 drones and 13 missiles at Ukraine overnight, the "
+     "Air Force said. Air defence shot down 747 of the drones. Two people were killed in Kyiv."),
+    ("wire", "2025-09-07T06:40:00+00:00", "Ukraine's Air Force said Russia attacked with 805 drones overnight, and "
+     "that 747 were shot down. Three people were killed in Kyiv, officials said."),
+    ("daily", "2025-09-07T09:30:00+00:00", "Russia fired 810 drones at Ukraine overnight, the largest attack of the "
+     "war, the Air Force said. Officials in Kyiv said the toll had risen to four killed and 18 injured."),
+]  # fmt: skip
+
+
+def test_one_night_through_the_cli(tmp_path):
+    source = tmp_path / "night.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"id": i, "url": f"https://{i}.example/night", "published_at": at, "text": text}) + "\n"
+            for i, at, text in ARTICLES
+        )
+    )
+    runs = []
+    for name in ("first", "again"):
+        done = newsmon("run", "--input", str(source), "--output", str(tmp_path / name))
+        assert done.returncode == 0, done.stderr
+        runs.append(read_table(tmp_path / name, "events"))
+    assert {e["event_id"] for e in runs[0]} == {e["event_id"] for e in runs[1]}
+    attacks = [e for e in runs[0] if e["event_type"] == "air_attack"]
+    assert len({e["event_id"] for e in attacks}) == 1
+    event = max(attacks, key=lambda e: e["version"])
+    assert (event["drones_launched"], event["drones_shot_down"], event["killed"], event["injured"]) == (810, 747, 4, 18)
+    assert event["source_count"] == 3
+    launched = sorted(c["value"] for c in event["claims"] if c["field"] == "drones_launched")
+    assert launched == ["805", "810", "810"]
+    texts = {a["article_id"]: a["text"] for a in read_table(tmp_path / "first", "articles")}
+    assert {c["article_id"] for c in event["claims"]} == set(texts)
+    for claim in event["claims"]:
+        span = texts[claim["article_id"]][claim["start"] : claim["end"]]
+        assert span and (claim["field"] != "drones_launched" or claim["value"] in span), claim
