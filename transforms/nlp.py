@@ -8,7 +8,6 @@ held). Entities get the label PLACE, WEAPON or CLAIMANT and the code / family / 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import spacy
@@ -73,9 +72,4 @@ def build_nlp(model: str | None = None) -> Language:
         ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER"})
     ruler.add_patterns(ruler_patterns())
     nlp.add_pipe("newsmon_sentences")
-    parser = os.environ.get("NEWSMON_PARSER")  # trial (issue 8): the small model's parser on candidate sentences
-    if parser:
-        import transforms.extraction.parse_roles  # noqa: F401
-
-        nlp.add_pipe("newsmon_parse_roles", config={"model": parser})
     return nlp
