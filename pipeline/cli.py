@@ -1,7 +1,7 @@
 """The `newsmon` command.
 
     newsmon run --input GLOB … --feed URL|FILE … --feeds-file FILE --output DIR [--window 1h]
-                [any Beam option: --runner …]
+                [--alerts rules.yaml] [any Beam option: --runner …]
 
 Exit status: 0 on success (also when some inputs were rejected: they are in rejected/),
 2 for bad usage or configuration (one line on stderr), 1 for a failed run.
@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 USAGE = """usage: newsmon run --input GLOB … | --feed URL|FILE … | --feeds-file FILE … --output DIR
                    [--window 1h] [--max-bytes 10MB] [--fetch-timeout 20s] [--fetch-retries 2]
-                   [--max-redirects 5] [Beam options, e.g. --runner=PortableRunner …]
+                   [--max-redirects 5] [--alerts rules.yaml] [Beam options, e.g. --runner=PortableRunner …]
 
 Reads news articles and RSS/Atom feeds and writes the articles/ and rejected/ Parquet
 tables under --output, one window_start=… folder per --window. See README.md."""
@@ -79,6 +79,7 @@ class RunSummary:
     by_origin: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     events: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    alerts: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # attempts by status
     copies: int = 0
     spacy_articles: int = 0
     extract_failed: int = 0
@@ -103,7 +104,9 @@ class RunSummary:
                 summary.extract_failed += value
             elif kind == "spacy_articles":
                 summary.spacy_articles += value
-            elif kind in ("read", "articles", "rejected"):
+            elif kind == "alerts":
+                summary.alerts[name] += value
+            elif kind in ("read", "articles", "rejected", "known"):
                 summary.by_origin[name][kind] += value
         return summary
 
@@ -112,7 +115,7 @@ class RunSummary:
 
     @property
     def balanced(self) -> bool:
-        return all(c["read"] == c["articles"] + c["rejected"] for c in self.by_origin.values())
+        return all(c["read"] == c["articles"] + c["rejected"] + c["known"] for c in self.by_origin.values())
 
     def print(self, out: TextIO, output: str) -> None:
         read, articles, rejected = self.total("read"), self.total("articles"), self.total("rejected")
@@ -126,6 +129,9 @@ class RunSummary:
             c = self.by_origin[origin]
             name = origin if len(origin) <= width else "…" + origin[-width + 1 :]
             out.write(f"  {name:<{width}}  {c['read']:>7} {c['articles']:>8} {c['rejected']:>8}\n")
+        known = self.total("known")
+        if known:  # the output is the state: records OUT already holds are counted, not written again
+            out.write(f"  already in {output} (same id and text), not written again: {known} articles\n")
         if self.reasons:
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.reasons.items(), key=lambda kv: -kv[1]))
             out.write(f"  rejected by reason: {reasons}\n")
@@ -133,11 +139,21 @@ class RunSummary:
             kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.events.items()))
             out.write(f"  event rows (one per event version): {sum(self.events.values())} ({kinds})\n")
         out.write(f"  spaCy read {self.spacy_articles} articles (exact copies reuse their original's events)\n")
+        if self.alerts:
+            out.write(
+                f"  alert attempts: {self.alerts.get('delivered', 0)} delivered, {self.alerts.get('failed', 0)} failed"
+                f" (rows in {output}/alerts)\n"
+            )
         if self.extract_failed:
             out.write(f"  WARNING: extraction failed on {self.extract_failed} articles (see the log)\n")
         if not self.balanced:
-            out.write("  WARNING: read != articles + rejected for some source; please report this\n")
-        written = {"articles": articles, "events": sum(self.events.values()), "rejected": rejected}
+            out.write("  WARNING: read != articles + rejected + already in OUT for some source; please report this\n")
+        written = {
+            "articles": articles,
+            "events": sum(self.events.values()),
+            "rejected": rejected,
+            "alerts": sum(self.alerts.values()),
+        }
         tables = "  ".join(f"{output}/{table}" for table, rows in written.items() if rows)
         out.write(f"output: {tables or 'no rows, so no files'}\n")  # a table with no rows writes no files
 
