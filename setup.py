@@ -24,10 +24,11 @@ setup(
         "py3langid==0.4.0",
         "python-dateutil>=2.8",
         "numpy>=1.24,<2.5",  # MinHash; Beam 2.77 wants numpy < 2.5
+        "pyyaml>=6,<7",  # the --alerts rules file (Beam requires it too)
         "tzdata",  # Europe/Kyiv for event dates, also where the OS has no tz database
     ],
     extras_require={
-        "dev": ["pytest>=8", "duckdb>=1.1", "ruff==0.17.5", "datasketch==2.0.0"],
+        "dev": ["pytest>=8", "duckdb>=1.1", "ruff==0.17.5", "datasketch==2.0.0", "standardwebhooks>=1.0,<2"],
         "gcp": ["apache-beam[gcp]>=2.77,<2.78"],
     },
     entry_points={"console_scripts": ["newsmon=pipeline.cli:main"]},

@@ -121,7 +121,8 @@ class _Node:
             raise self.error(f"{what} must be a mapping")
         items: dict[str, _Node] = {}
         for key, value in self.node.value:
-            name = self._loader.construct_object(key, deep=True)
+            # a key as written: YAML 1.1 would read `on:` as the boolean true
+            name = key.value if isinstance(key, yaml.ScalarNode) else self._loader.construct_object(key, deep=True)
             if not isinstance(name, str):
                 raise _Node(self.path, self._loader, key).error(f"{what}: keys must be names, not {name!r}")
             if name in items:
