@@ -9,6 +9,7 @@ Exit status: 0 on success (also when some inputs were rejected: they are in reje
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections import defaultdict
@@ -48,6 +49,7 @@ def run(args: list[str], out: TextIO) -> int:
 
     from pipeline.assemble import create_pipeline
     from pipeline.options import NewsmonOptions, UsageError, check_flags
+    from transforms.state import run_lock
 
     try:
         check_flags(args)
@@ -56,17 +58,24 @@ def run(args: list[str], out: TextIO) -> int:
             raise UsageError("--streaming: the streaming job is not built yet; run in batch (see README)")
         if not options.view_as(StandardOptions).runner:
             options.view_as(StandardOptions).runner = DEFAULT_BATCH_RUNNER
-        pipeline = create_pipeline(options)
     except UsageError as e:
         print(f"newsmon: error: {e}", file=sys.stderr)
         return 2
-    try:
-        result = pipeline.run()
-        result.wait_until_finish()
-    except Exception as e:  # a failed run: say what failed in one line, details at DEBUG level
-        logger.debug("run failed", exc_info=True)
-        print(f"newsmon: run failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
-        return 1
+    output = options.view_as(NewsmonOptions).output
+    with run_lock(output) if output else contextlib.nullcontext():  # one run at a time into one OUT
+        try:
+            pipeline = create_pipeline(options)  # reads what OUT holds: under the lock
+        except UsageError as e:
+            print(f"newsmon: error: {e}", file=sys.stderr)
+            return 2
+        try:
+            result = pipeline.run()
+            result.wait_until_finish()
+        except Exception as e:  # a failed run: say what failed in one line, details at DEBUG level
+            logger.debug("run failed", exc_info=True)
+            first = str(e).splitlines()[0] if str(e) else ""
+            print(f"newsmon: run failed: {type(e).__name__}: {first}", file=sys.stderr)
+            return 1
     summary = RunSummary.from_metrics(result.metrics().query()["counters"])
     summary.print(out, options.view_as(NewsmonOptions).output)
     return 0

@@ -240,7 +240,7 @@ def test_410_disables_the_destination_for_the_run(faults):
     first = faults["got_first"]["d-gone"]
     assert len(first) == 1 and first[0]["status"] == 410  # the second alert was not sent to it
     rows = [a for a in faults["alerts_first"] if a["destination"] == "d-gone"]
-    assert sorted((a["status"], a["response_code"]) for a in rows) == [("failed", None), ("failed", 410)]
+    assert len(rows) == 2 and {(a["status"], a["response_code"]) for a in rows} == {("failed", None), ("failed", 410)}
     assert any("disabled" in (a["error"] or "") for a in rows)
     assert len(gone.got) == 2  # the next run tries it again (once: it is disabled again)
     assert not gone.delivered()

@@ -26,9 +26,12 @@ files are read, so a run killed half-way leaves nothing this module (or a reader
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -313,3 +316,65 @@ class After(beam.PTransform):
             | "CountDone" >> beam.combiners.Count.Globally()
         )
         return rows | "Wait" >> beam.Map(_after, beam.pvalue.AsSingleton(count))
+
+
+# ----------------------------------------------------------------------------------- run lock
+
+LOCK_NAME = ".newsmon-run.lock"  # a dot file: readers of OUT/<table>/** never see it
+
+
+@contextlib.contextmanager
+def run_lock(output: str, poll_s: float = 1.0) -> Iterator[None]:
+    """Holds OUT for one run at a time, from reading its state to the last write: a second run
+    into the same local folder waits (two runs that each read OUT before the other wrote would
+    both write the articles they share). The lock file holds the holder's pid; a lock left by a
+    process that is gone (killed) is taken over. Only local folders: on gs:// or s3:// the
+    caller must not start two runs at once."""
+    if "://" in output:
+        yield
+        return
+    created = not os.path.isdir(output)
+    os.makedirs(output, exist_ok=True)
+    path = os.path.join(output, LOCK_NAME)
+    waited = False
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if not _holder_alive(path):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+                continue
+            if not waited:
+                logger.warning("%s: another newsmon run is writing to it; waiting for it to finish", output)
+                waited = True
+            time.sleep(poll_s)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        break
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        if created:  # a run that wrote nothing (bad usage) leaves no folder behind
+            with contextlib.suppress(OSError):
+                os.rmdir(output)
+
+
+def _holder_alive(path: str) -> bool:
+    try:
+        with open(path) as f:
+            pid = int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return True  # being written right now: look again
+    if pid <= 0:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
