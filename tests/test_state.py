@@ -203,6 +203,9 @@ def test_a_run_killed_with_sigkill_is_completed_by_the_next(tmp_path, fresh):
     assert sorted(a["article_id"] for a in articles) == sorted(a["article_id"] for a in read_table(fresh, "articles"))
     fresh_versions = sorted((e["event_id"], e["version"]) for e in read_table(fresh, "events"))
     assert sorted((e["event_id"], e["version"]) for e in events) == fresh_versions
+    # articles read again, whose reports the events in OUT already hold, still get their stories
+    stories = {a["article_id"]: a["story_id"] for a in read_table(fresh, "articles")}
+    assert {a["article_id"]: a["story_id"] for a in articles} == stories
 
 
 def test_two_runs_at_the_same_time_into_one_out_write_no_row_twice(tmp_path, fresh):

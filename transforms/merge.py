@@ -90,10 +90,13 @@ def fold(key: str, mentions: Iterable[dict[str, Any]], prior: Iterable[Any] = ()
     "Continuing the events in OUT" below)."""
     known = _latest_in_out(prior)
     seeds = [mentions_from_row(row) for row in known]
-    folded_articles = {a for row in known for a in row["article_ids"]}
+    folded_in = {a: row["event_id"] for row in known for a in row["article_ids"]}
+    mentions = list(mentions)
+    for m in mentions:  # read again (a run killed before its articles were written): not folded twice
+        if m["article_id"] in folded_in:
+            yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], _report(m, folded_in[m["article_id"]])))
     ordered = sorted(
-        (m for m in mentions if m["article_id"] not in folded_articles),
-        key=lambda m: (m["reported_at"], m["article_id"]),
+        (m for m in mentions if m["article_id"] not in folded_in), key=lambda m: (m["reported_at"], m["article_id"])
     )
     if key.split("|")[1] == UNDATED:
         clusters: list[list[dict[str, Any]]] = [list(seed) for seed in seeds]
@@ -117,10 +120,14 @@ def fold(key: str, mentions: Iterable[dict[str, Any]], prior: Iterable[Any] = ()
         yield from rows
         if in_out and rows:  # the version in OUT that this run's versions follow (alerts: what changed)
             yield beam.pvalue.TaggedOutput(CONTINUED, in_out)
-        for m in cluster[folded:]:  # which article reported this event: how much it said of it, and how early
-            first = min((e["start"] for e in m["evidence"]), default=0)
-            report = (-len(m["evidence"]), first, event_id, m["reported_at"])
-            yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], report))
+        for m in cluster[folded:]:
+            yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], _report(m, event_id)))
+
+
+def _report(m: dict[str, Any], event_id: str) -> tuple[int, int, str, datetime]:
+    """Which article reported which event: how much it said of it, and how early."""
+    first = min((e["start"] for e in m["evidence"]), default=0)
+    return (-len(m["evidence"]), first, event_id, m["reported_at"])
 
 
 def _known_values(cluster: list[dict[str, Any]]) -> dict[str, Any]:
