@@ -23,7 +23,7 @@ from transforms.merge import MergeEvents
 from transforms.normalize import NormalizeArticles
 from transforms.read import ReadArticles
 from transforms.rules import RulesError, load_rules
-from transforms.state import After, NotInOut, ReadState
+from transforms.state import After, NotInOut, PriorArticles, PriorEvents, ReadState, RejectedInOut, StorySeeds
 from transforms.stories import AssignStories
 from transforms.write import WriteTable
 
@@ -50,10 +50,15 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     state = p | "ReadState" >> ReadState(output, horizon)  # what OUT already holds: the run continues it
     read = p | "ReadArticles" >> ReadArticles(sources, fetch)
     normalized = read["articles"] | "NormalizeArticles" >> NormalizeArticles()
-    marked = normalized["articles"] | "MarkCopies" >> MarkCopies(partitions, prior=state["articles"])
+    # What OUT holds, read only where this run meets it again (this run's keys as side inputs)
+    prior_articles = state["article_files"] | "ArticlesInOut" >> PriorArticles(normalized["articles"])
+    marked = normalized["articles"] | "MarkCopies" >> MarkCopies(partitions, prior=prior_articles)
     mentions = marked["articles"] | "ExtractEvents" >> ExtractEvents(opts.spacy_model)
-    merged = mentions | "MergeEvents" >> MergeEvents(prior=state["events"])
-    stories = {"articles": marked["articles"], "reports": merged["reports"], "seeds": state["story_seeds"]}
+    prior_events = state["event_files"] | "EventsInOut" >> PriorEvents(mentions)
+    merged = mentions | "MergeEvents" >> MergeEvents(prior=prior_events["events"])
+    in_out = {"article_files": state["article_files"], "event_stories": prior_events["stories"]}
+    seeds = {**in_out, "reports": merged["reports"]} | "StoriesInOut" >> StorySeeds()
+    stories = {"articles": marked["articles"], "reports": merged["reports"], "seeds": seeds}
     articles = stories | "AssignStories" >> AssignStories(horizon)
     events = merged["events"]
     if rules is not None:  # alerts first: an event version is in OUT only once its alerts are recorded
@@ -69,6 +74,7 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     # which the next run reads again; their events and alerts it finds in OUT (transforms/state.py).
     events_written = events | "WriteEvents" >> WriteTable("events", output, window)
     articles | "AfterEvents" >> After(events_written) | "WriteArticles" >> WriteTable("articles", output, window)
-    new_rejected = {"rows": rejected, "in_out": state["rejected_ids"]} | "RejectedNotInOut" >> NotInOut("rejected_id")
+    rejected_in_out = state["rejected_files"] | "RejectedInOut" >> RejectedInOut(rejected)
+    new_rejected = {"rows": rejected, "in_out": rejected_in_out} | "RejectedNotInOut" >> NotInOut("rejected_id")
     new_rejected | "WriteRejected" >> WriteTable("rejected", output, window)
     return p

@@ -3,20 +3,27 @@
 A run continues what OUT holds instead of writing it again (DESIGN, "The output is the state").
 This module reads, from OUT's finished Parquet files, only what the stages need to continue:
 
-- articles: every article's ids, content hash and first-report order (a few columns of every
-  file, never the text), so MarkCopies knows which articles are already written and which text
-  an exact copy copies; the text (as shingle hashes) only of the windows of the last horizon,
-  the near-duplicate candidates;
-- events: every event version's id, version, type, date and identity (its merge key) and the
-  file it is in; MergeEvents reads the whole row only of the events this run reports again
-  (`PriorEvent`, loaded after the join), and continues their versions;
-- stories: per event, its first story and the time of that story's last article, to seed
-  AssignStories' keyed state (`MatchStories`);
-- alerts: the delivery history (`AlertHistory`), small, read when the pipeline is built.
+- articles: of every file, the ids and content hashes (a few columns, never the text), filtered
+  in Arrow against this run's article ids and hashes (a side input: the small side), so only the
+  articles this run meets again become Versions for MarkCopies (already written, or the
+  original of a copy or an edit); and every article of the windows of the last horizon, with
+  its text as shingle hashes: the near-duplicate candidates;
+- events: of every file, the key columns, narrowed in Arrow to the dates of this run's event
+  keys, then to the keys themselves: (merge key, `PriorEvent`) of the versions of the events
+  this run reports again; MergeEvents reads the whole row only of each such event's latest
+  version, after the join, and continues its versions;
+- stories: of those events, the first story, and the time of that story's last article (the
+  story_id column of every articles file, filtered in Arrow), to seed AssignStories' keyed
+  state (`MatchStories`);
+- rejected: the ids among this run's rejected records already in OUT;
+- alerts: the delivery history (transforms.alerts.AlertHistory), small, read when the pipeline
+  is built.
 
-Each is a PCollection produced by `ReadState`, keyed as the stage that takes it keys its own
+`ReadState` lists the files when the pipeline is built; `PriorArticles`, `PriorEvents`,
+`StorySeeds` and `RejectedInOut` read them, each keyed as the stage that takes it keys its own
 input, so a stage joins it like any other input (batch) or takes it as the first elements of
-its keyed state (streaming: the same seeds, read at start).
+its keyed state (streaming: the DoFns take `None` for the side inputs and read everything, to
+seed state at start).
 
 Finished files only: a file is written as `.<name>.inprogress` and renamed to
 `part-<digest>-NNN.parquet` when complete (transforms/write.py), and only `part-*.parquet`
@@ -34,7 +41,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import apache_beam as beam
@@ -46,7 +53,7 @@ from apache_beam.transforms.window import GlobalWindows
 
 from transforms.copies import IN_OUT, Version, first_report_order
 from transforms.counters import count_written
-from transforms.merge import IDENTITY, merge_key
+from transforms.merge import IDENTITY, UNDATED, merge_key
 from transforms.minhash import shingle_hash_sets
 
 logger = logging.getLogger(__name__)
@@ -112,34 +119,61 @@ def _read_columns(path: str, columns: list[str]) -> pa.Table:
         return pq.read_table(f, columns=columns)
 
 
+def _wanted_mask(table: pa.Table, column: str, wanted: dict[str, None] | None) -> pa.ChunkedArray | None:
+    """Rows whose `column` is in `wanted` (None: every row), vectorized."""
+    if wanted is None:
+        return None
+    return pc.fill_null(pc.is_in(table.column(column), value_set=pa.array(list(wanted), pa.string())), False)
+
+
+def _either(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else pc.or_(a, b)
+
+
 class _PriorVersions(beam.DoFn):
-    """A file of articles/ -> (article_id, Version) of each of its rows, marked IN_OUT: what
-    MarkCopies decides copies on. With `with_text`, the shingle hashes of the text too (the
-    windows of the last horizon: near-duplicate candidates); without, empty hashes. On STORIES:
-    (story_id, report time) of each article."""
+    """A file of articles/ (path, whether of the last horizon) -> (article_id, Version) of the
+    rows this run meets again, marked IN_OUT: those whose id or content hash is among `ids` /
+    `hashes` (side inputs: this run's), and every row of the last horizon's files, with the
+    shingle hashes of its text (near-duplicate candidates). Filtered in Arrow before any row
+    becomes a Python object. `ids`/`hashes` None: every row (to seed a stream's state)."""
 
-    def __init__(self, with_text: bool):
-        self._with_text = with_text
-
-    def process(self, path: str) -> Iterator[tuple[str, tuple]]:
-        columns = ARTICLE_COLUMNS + (["text"] if self._with_text else [])
-        rows = rows_of(_read_columns(path, columns))
-        hashes = shingle_hash_sets([r["text"] for r in rows]) if self._with_text else [None] * len(rows)
-        for row, shingles in zip(rows, hashes, strict=True):
+    def process(
+        self, element: tuple[str, bool], ids: dict[str, None] | None = None, hashes: dict[str, None] | None = None
+    ) -> Iterator[tuple[str, tuple]]:
+        path, recent = element
+        table = _read_columns(path, ARTICLE_COLUMNS + (["text"] if recent else []))
+        if not recent:
+            mask = _either(_wanted_mask(table, "article_id", ids), _wanted_mask(table, "content_hash", hashes))
+            if mask is not None:
+                table = table.filter(mask)
+        rows = rows_of(table)
+        shingles = shingle_hash_sets([r["text"] for r in rows]) if recent else [None] * len(rows)
+        for row, hashed in zip(rows, shingles, strict=True):
             version = Version(
                 article_id=row["article_id"],
                 read_as=row["article_id"],
                 order=first_report_order(row),
                 content_hash=row["content_hash"],
-                hashes=b"" if shingles is None else shingles.tobytes(),
+                hashes=b"" if hashed is None else hashed.tobytes(),
                 duplicate_of=row["duplicate_of"],
                 similarity=row["similarity"],
                 exact_copy=bool(row["exact_copy"]),
                 state=IN_OUT,
             )
             yield row["article_id"], tuple(version)
-            if row["story_id"]:
-                yield beam.pvalue.TaggedOutput(STORIES, (row["story_id"], row["published_at"] or row["ingested_at"]))
+
+
+class _StoryTimes(beam.DoFn):
+    """A file of articles/ -> (story_id, report time) of its articles whose story is wanted."""
+
+    def process(self, element: tuple[str, bool], wanted: dict[str, None]) -> Iterator[tuple[str, datetime]]:
+        path, _ = element
+        if not wanted:
+            return
+        table = _read_columns(path, ["story_id", "published_at", "ingested_at"])
+        table = table.filter(_wanted_mask(table, "story_id", wanted))
+        for row in rows_of(table):
+            yield row["story_id"], row["published_at"] or row["ingested_at"]
 
 
 # -------------------------------------------------------------------------------------- events
@@ -182,13 +216,30 @@ def event_key(row: dict[str, Any]) -> str:
     )
 
 
-class _PriorEvents(beam.DoFn):
-    """A file of events/ -> (merge key, PriorEvent) of each version in it, and on STORIES
-    (story_id, event_id) of each event's first story."""
+def _key_date(key: str) -> str:
+    """The date part of a merge key (`air_attack|2025-03-14|RUS|UKR` -> 2025-03-14, or undated)."""
+    return key.split("|")[1]
 
-    def process(self, path: str) -> Iterator[Any]:
-        for row in rows_of(_read_columns(path, EVENT_COLUMNS)):
-            yield event_key(row), PriorEvent(row["event_id"], row["version"], path)
+
+class _PriorEvents(beam.DoFn):
+    """A file of events/ -> (merge key, PriorEvent) of each version whose key is in `keys` (a
+    side input: this run's mention keys; None: every version), and on STORIES (story_id,
+    event_id) of the first story of those events. Rows are first narrowed in Arrow to the
+    dates of `keys`, then keyed in Python."""
+
+    def process(self, path: str, keys: dict[str, None] | None = None) -> Iterator[Any]:
+        table = _read_columns(path, EVENT_COLUMNS)
+        if keys is not None:
+            days = {_key_date(k) for k in keys}
+            dates = pa.array(sorted(date.fromisoformat(d) for d in days if d != UNDATED), pa.date32())
+            dated = pc.is_in(table.column("event_date"), value_set=dates)
+            mask = pc.fill_null(dated, UNDATED in days)  # an undated event (null date) matches undated keys
+            table = table.filter(mask)
+        for row in rows_of(table):
+            key = event_key(row)
+            if keys is not None and key not in keys:
+                continue
+            yield key, PriorEvent(row["event_id"], row["version"], path)
             if row["version"] == 1 and row["story_id"]:
                 yield beam.pvalue.TaggedOutput(STORIES, (row["story_id"], row["event_id"]))
 
@@ -198,22 +249,74 @@ def _story_seed(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, tup
     state for the event whose first story this is (transforms.stories, seeded reports)."""
     story_id, grouped = element
     if grouped["events"] and grouped["times"]:
-        last = grouped["times"][0]
+        last = max(grouped["times"])
         for event_id in set(grouped["events"]):
             yield event_id, (last, "", story_id)
+
+
+def _as_set(keys: beam.PCollection, label: str) -> beam.pvalue.AsDict:
+    """A PCollection of strings as a side input to test membership in (a dict of None)."""
+    return beam.pvalue.AsDict(keys | label >> beam.Map(lambda key: (key, None)))
+
+
+class PriorArticles(beam.PTransform):
+    """ReadState's article files -> the versions MarkCopies needs for this run's `articles`:
+    those with the id or the text of one of them, and the last horizon's (near-duplicate
+    candidates). Only those rows are read into Python (module docstring)."""
+
+    def __init__(self, articles: beam.PCollection):
+        super().__init__()
+        self._articles = articles
+
+    def expand(self, files: beam.PCollection) -> beam.PCollection:
+        ids = _as_set(self._articles | "Ids" >> beam.Map(lambda a: a["article_id"]), "IdSet")
+        hashes = _as_set(self._articles | "Hashes" >> beam.Map(lambda a: a["content_hash"]), "HashSet")
+        return files | "ReadVersions" >> beam.ParDo(_PriorVersions(), ids, hashes)
+
+
+class PriorEvents(beam.PTransform):
+    """ReadState's event files -> {"events": (merge key, PriorEvent) of the versions in OUT of
+    the events `mentions` report again, "stories": (story_id, event_id) of their first story}."""
+
+    def __init__(self, mentions: beam.PCollection):
+        super().__init__()
+        self._mentions = mentions
+
+    def expand(self, files: beam.PCollection) -> dict[str, beam.PCollection]:
+        keys = _as_set(self._mentions | "Keys" >> beam.Map(merge_key), "KeySet")
+        found = files | "ReadEvents" >> beam.ParDo(_PriorEvents(), keys).with_outputs(STORIES, main="events")
+        return {"events": found.events, "stories": found[STORIES]}
+
+
+class StorySeeds(beam.PTransform):
+    """{"article_files": ReadState's, "event_stories": PriorEvents' "stories", "reports":
+    MergeEvents' reports} -> (event_id, (last report time, "", story_id)): the story in OUT of
+    each event this run reports, to seed AssignStories' MatchStories."""
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+        reported = _as_set(inputs["reports"] | "ReportedEvents" >> beam.Map(lambda kv: kv[1][2]), "ReportedSet")
+        stories = inputs["event_stories"] | "OfReportedEvents" >> beam.Filter(lambda kv, r: kv[1] in r, reported)
+        wanted = _as_set(stories | "StoryIds" >> beam.Keys(), "StorySet")
+        times = (
+            inputs["article_files"]
+            | "ReadStoryTimes" >> beam.ParDo(_StoryTimes(), wanted)
+            | "LastArticleOfStory" >> beam.CombinePerKey(max)
+        )
+        return (
+            {"events": stories, "times": times}
+            | "JoinStories" >> beam.CoGroupByKey()
+            | "Seeds" >> beam.FlatMap(_story_seed)
+        )
 
 
 # --------------------------------------------------------------------------------------- state
 
 
 class ReadState(beam.PTransform):
-    """Pipeline root -> what the stages need of OUT (module docstring):
-
-    - "articles": (article_id, Version tuple, state IN_OUT) of every article in OUT;
-    - "events": (merge key, PriorEvent) of every event version in OUT;
-    - "story_seeds": (event_id, (last report time, "", story_id)) of every event's first story.
-
-    Files are listed when the pipeline is built; each file is read by one worker."""
+    """Pipeline root -> the finished files of OUT, listed when the pipeline is built, spread
+    over the workers: {"article_files": (path, whether of the last horizon), "event_files",
+    "rejected_files": paths}. PriorArticles, PriorEvents, StorySeeds and RejectedInOut read
+    them, each only the columns and rows this run meets again (module docstring)."""
 
     def __init__(self, output: str, horizon: timedelta):
         super().__init__()
@@ -223,48 +326,41 @@ class ReadState(beam.PTransform):
     def expand(self, root: beam.pvalue.PBegin) -> dict[str, beam.PCollection]:
         articles = table_files(self._output, "articles")
         recent = {f.path for f in last_horizon(articles, self._horizon)}
-        older = [f.path for f in articles if f.path not in recent]
         events = [f.path for f in table_files(self._output, "events")]
+        rejected = [f.path for f in table_files(self._output, "rejected")]
         logger.info(
-            "OUT holds %d article files (%d of the last horizon), %d event files",
+            "OUT holds %d article files (%d of the last horizon), %d event files, %d rejected files",
             len(articles),
             len(recent),
             len(events),
+            len(rejected),
         )
 
-        def files(name: str, paths: list[str]) -> beam.PCollection:
+        def files(name: str, paths: list) -> beam.PCollection:
             return root | f"List{name}" >> beam.Create(sorted(paths)) | f"Spread{name}" >> beam.Reshuffle()
 
-        older_versions = files("OlderArticles", older) | "OlderVersions" >> beam.ParDo(
-            _PriorVersions(with_text=False)
-        ).with_outputs(STORIES, main="versions")
-        recent_versions = files("RecentArticles", recent) | "RecentVersions" >> beam.ParDo(
-            _PriorVersions(with_text=True)
-        ).with_outputs(STORIES, main="versions")
-        versions = (older_versions.versions, recent_versions.versions) | "PriorVersions" >> beam.Flatten()
-        times = (
-            (older_versions[STORIES], recent_versions[STORIES])
-            | "StoryTimes" >> beam.Flatten()
-            | "LastArticleOfStory" >> beam.CombinePerKey(max)
-        )
-        prior_events = files("Events", events) | "PriorEvents" >> beam.ParDo(_PriorEvents()).with_outputs(
-            STORIES, main="events"
-        )
-        seeds = (
-            {"events": prior_events[STORIES], "times": times}
-            | "JoinStories" >> beam.CoGroupByKey()
-            | "StorySeeds" >> beam.FlatMap(_story_seed)
-        )
-        rejected = [f.path for f in table_files(self._output, "rejected")]
-        rejected_ids = files("Rejected", rejected) | "RejectedIds" >> beam.FlatMap(
-            lambda path: _read_columns(path, ["rejected_id"]).column("rejected_id").to_pylist()
-        )
         return {
-            "articles": versions,
-            "events": prior_events.events,
-            "story_seeds": seeds,
-            "rejected_ids": rejected_ids,
+            "article_files": files("Articles", [(f.path, f.path in recent) for f in articles]),
+            "event_files": files("Events", events),
+            "rejected_files": files("Rejected", rejected),
         }
+
+
+class RejectedInOut(beam.PTransform):
+    """ReadState's rejected files -> the ids of `rejected` (this run's rows) already in OUT."""
+
+    def __init__(self, rejected: beam.PCollection):
+        super().__init__()
+        self._rejected = rejected
+
+    def expand(self, files: beam.PCollection) -> beam.PCollection:
+        wanted = _as_set(self._rejected | "Ids" >> beam.Map(lambda row: row["rejected_id"]), "IdSet")
+        return files | "ReadIds" >> beam.FlatMap(_rejected_ids, wanted)
+
+
+def _rejected_ids(path: str, wanted: dict[str, None]) -> list[str]:
+    table = _read_columns(path, ["rejected_id"])
+    return table.filter(_wanted_mask(table, "rejected_id", wanted)).column("rejected_id").to_pylist()
 
 
 class NotInOut(beam.PTransform):
