@@ -8,8 +8,8 @@ writes them. Then, each in its own process (peak memory is its own), median of -
   empty     `newsmon run` of the bundled samples (29 records) into an empty OUT
   into-100k the same run into a fresh copy of the 100k OUT: it reads what it needs of OUT
             (transforms/state.py) and writes the 29 new articles
-  bare-read a plain loop with pyarrow reading what the run reads of OUT (the same columns of
-            every articles/ and events/ file, the text of the last horizon's): the floor
+  bare-read a plain loop with pyarrow alone (no Beam) reading what the run reads of OUT: the
+            same columns of every articles/ and events/ file, the text of the last horizon's
 The figure: what reading the state adds to a run (into-100k − empty), against bare-read.
 Prints a table and writes bench/results/state.json.
 """
@@ -132,21 +132,27 @@ def timed(args: list[str]) -> tuple[float, float]:
 
 
 BARE = """
-import sys, time
-from datetime import timedelta
-sys.path.insert(0, sys.argv[2])
+import glob, json, sys, time
 import pyarrow.parquet as pq
-from transforms.state import ARTICLE_COLUMNS, EVENT_COLUMNS, last_horizon, table_files
-out = sys.argv[1]
-articles = table_files(out, "articles")
-recent = {f.path for f in last_horizon(articles, timedelta(hours=72))}
+out, articles_columns, events_columns, recent = sys.argv[1], *map(json.loads, sys.argv[2:5])
 rows = 0
-for f in articles:
-    rows += pq.read_table(f.path, columns=ARTICLE_COLUMNS + (["text"] if f.path in recent else [])).num_rows
-for f in table_files(out, "events"):
-    rows += pq.read_table(f.path, columns=EVENT_COLUMNS).num_rows
+for path in sorted(glob.glob(f"{out}/articles/window_start=*/part-*.parquet")):
+    text = ["text"] if path.split("/")[-2] >= recent else []
+    rows += pq.read_table(path, columns=articles_columns + text).num_rows
+for path in sorted(glob.glob(f"{out}/events/window_start=*/part-*.parquet")):
+    rows += pq.read_table(path, columns=events_columns).num_rows
 print(rows)
 """
+
+
+def bare_args(out: Path) -> list[str]:
+    """The plain loop: pyarrow alone (no Beam, no newsmon import), the same columns and files."""
+    from transforms.state import ARTICLE_COLUMNS, EVENT_COLUMNS, last_horizon, table_files
+
+    recent = min(f.window_start for f in last_horizon(table_files(str(out), "articles"), timedelta(hours=72)))
+    folder = f"window_start={recent:%Y%m%dT%H%M%SZ}"
+    columns = [json.dumps(ARTICLE_COLUMNS), json.dumps(EVENT_COLUMNS), json.dumps(folder)]
+    return [sys.executable, "-c", BARE, str(out), *columns]
 
 
 def main() -> None:
@@ -171,7 +177,7 @@ def main() -> None:
             copy = Path(tmp) / f"copy-{r}"
             shutil.copytree(base, copy)
             results["into-100k"].append(timed([*newsmon, "--output", str(copy)]))
-            results["bare-read"].append(timed([sys.executable, "-c", BARE, str(copy), str(ROOT)]))
+            results["bare-read"].append(timed(bare_args(copy)))
             shutil.rmtree(copy)
             shutil.rmtree(empty)
     median = {k: (statistics.median(s for s, _ in v), statistics.median(m for _, m in v)) for k, v in results.items()}

@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import apache_beam as beam
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import requests
@@ -120,10 +121,14 @@ def alert_history(output: str) -> AlertHistory:
     failed = {(d.event_id, d.version) for d in deliveries.values() if not d.delivered}
     if failed:
         wanted = {event_id for event_id, _ in failed}
+        value_set = pa.array(sorted(wanted), pa.string())
         for f in table_files(output, "events"):
+            with FileSystems.open(f.path) as stream:  # the id column first: most files hold none of them
+                if not pc.any(pc.is_in(pq.read_table(stream, columns=["event_id"]).column(0), value_set)).as_py():
+                    continue
             with FileSystems.open(f.path) as stream:
                 table = pq.read_table(stream)
-            table = table.filter(pc.is_in(table.column("event_id"), value_set=pc.cast(sorted(wanted), "string")))
+            table = table.filter(pc.is_in(table.column("event_id"), value_set=value_set))
             for row in rows_of(table):
                 if (row["event_id"], row["version"]) in failed:
                     history.failed_rows[(row["event_id"], row["version"])] = row
