@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from helpers import CHECK_OUTPUT, ROOT, SAMPLES, read_table
 
+from transforms.state import lock_path
+
 ARTICLES = SAMPLES / "articles"
 ALL = ["--input", str(ARTICLES), "--feeds-file", str(SAMPLES / "feeds" / "feeds.opml")]
 FIRST = [  # the first run's part: first reports whose rewrites, copies and updates come later
@@ -229,4 +231,4 @@ def test_two_runs_at_the_same_time_into_one_out_write_no_row_twice(tmp_path, fre
     ids = [a["article_id"] for a in read_table(out, "articles")]
     assert sorted(ids) == sorted(a["article_id"] for a in read_table(fresh, "articles"))
     assert any("waiting for it to finish" in e for e in errors)
-    assert not (out / ".newsmon-run.lock").exists()
+    assert not Path(lock_path(str(out))).exists()

@@ -35,9 +35,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import logging
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -416,22 +418,26 @@ class After(beam.PTransform):
 
 # ----------------------------------------------------------------------------------- run lock
 
-LOCK_NAME = ".newsmon-run.lock"  # a dot file: readers of OUT/<table>/** never see it
+
+def lock_path(output: str) -> str:
+    """The lock of a local OUT: in the temporary directory, named by a hash of OUT's absolute
+    path; never inside OUT, which may itself lie inside an --input folder."""
+    digest = hashlib.sha256(os.path.realpath(output).encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), "newsmon-locks", f"{digest}.lock")
 
 
 @contextlib.contextmanager
 def run_lock(output: str, poll_s: float = 1.0) -> Iterator[None]:
     """Holds OUT for one run at a time, from reading its state to the last write: a second run
     into the same local folder waits (two runs that each read OUT before the other wrote would
-    both write the articles they share). The lock file holds the holder's pid; a lock left by a
-    process that is gone (killed) is taken over. Only local folders: on gs:// or s3:// the
-    caller must not start two runs at once."""
+    both write the articles they share). The lock file (lock_path) holds the holder's pid; a
+    lock left by a process that is gone (killed) is taken over. Only local folders, on one
+    machine: on gs:// or s3:// the caller must not start two runs at once."""
     if "://" in output:
         yield
         return
-    created = not os.path.isdir(output)
-    os.makedirs(output, exist_ok=True)
-    path = os.path.join(output, LOCK_NAME)
+    path = lock_path(output)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     waited = False
     while True:
         try:
@@ -447,22 +453,19 @@ def run_lock(output: str, poll_s: float = 1.0) -> Iterator[None]:
             time.sleep(poll_s)
             continue
         with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
+            f.write(f"{os.getpid()}\n{os.path.realpath(output)}\n")
         break
     try:
         yield
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        if created:  # a run that wrote nothing (bad usage) leaves no folder behind
-            with contextlib.suppress(OSError):
-                os.rmdir(output)
 
 
 def _holder_alive(path: str) -> bool:
     try:
         with open(path) as f:
-            pid = int(f.read().strip() or 0)
+            pid = int((f.read().split() or ["0"])[0])
     except (OSError, ValueError):
         return True  # being written right now: look again
     if pid <= 0:
