@@ -24,6 +24,7 @@ setup(
         "py3langid==0.4.0",
         "python-dateutil>=2.8",
         "numpy>=1.24,<2.5",  # MinHash; Beam 2.77 wants numpy < 2.5
+        "pyyaml>=6,<7",  # the --alerts rules file (Beam requires it too)
         "tzdata",  # Europe/Kyiv for event dates, also where the OS has no tz database
     ],
     extras_require={
@@ -35,6 +36,7 @@ setup(
             "pillow>=10,<13",  # tests/test_report.py reads Chromium's screenshot of the report page
             "pandas>=2.2,<4",  # tests/test_readme.py runs the README's reader snippets
             "polars>=1.10,<3",
+            "standardwebhooks>=1.0,<2",  # tests verify the webhooks with the spec's own library
         ],
         "gcp": ["apache-beam[gcp]>=2.77,<2.78"],
     },

@@ -1,7 +1,7 @@
 """The `newsmon` command.
 
     newsmon run --input GLOB … --feed URL|FILE … --feeds-file FILE --output DIR [--window 1h]
-                [any Beam option: --runner …]
+                [--alerts rules.yaml] [any Beam option: --runner …]
     newsmon report OUT [--html FILE] [--groundtruth CSV]      (pipeline/report.py)
     newsmon --version
 
@@ -13,6 +13,7 @@ Exit status: 0 on success (also when some inputs were rejected: they are in reje
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections import defaultdict
@@ -54,6 +55,7 @@ def run(args: list[str], out: TextIO) -> int:
 
     from pipeline.assemble import create_pipeline
     from pipeline.options import NewsmonOptions, UsageError, check_flags
+    from transforms.state import run_lock
 
     try:
         check_flags(args)
@@ -62,20 +64,27 @@ def run(args: list[str], out: TextIO) -> int:
             raise UsageError("--streaming: the streaming job is not built yet; run in batch (see README)")
         if not options.view_as(StandardOptions).runner:
             options.view_as(StandardOptions).runner = DEFAULT_BATCH_RUNNER
-        pipeline = create_pipeline(options)
     except UsageError as e:
         print(f"newsmon: error: {e}", file=sys.stderr)
         return 2
     from pipeline.progress import Progress
 
-    try:
-        with Progress(sys.stderr):
-            result = pipeline.run()
-            result.wait_until_finish()
-    except Exception as e:  # a failed run: say what failed in one line, details at DEBUG level
-        logger.debug("run failed", exc_info=True)
-        print(f"newsmon: run failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
-        return 1
+    output = options.view_as(NewsmonOptions).output
+    with run_lock(output) if output else contextlib.nullcontext():  # one run at a time into one OUT
+        try:
+            pipeline = create_pipeline(options)  # reads what OUT holds: under the lock
+        except UsageError as e:
+            print(f"newsmon: error: {e}", file=sys.stderr)
+            return 2
+        try:
+            with Progress(sys.stderr):
+                result = pipeline.run()
+                result.wait_until_finish()
+        except Exception as e:  # a failed run: say what failed in one line, details at DEBUG level
+            logger.debug("run failed", exc_info=True)
+            first = str(e).splitlines()[0] if str(e) else ""
+            print(f"newsmon: run failed: {type(e).__name__}: {first}", file=sys.stderr)
+            return 1
     summary = RunSummary.from_metrics(result.metrics().query()["counters"])
     summary.print(out, options.view_as(NewsmonOptions).output)
     return 0
@@ -88,6 +97,7 @@ class RunSummary:
     by_origin: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     events: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    alerts: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # attempts by status
     copies: int = 0
     spacy_articles: int = 0
     extract_failed: int = 0
@@ -112,7 +122,9 @@ class RunSummary:
                 summary.extract_failed += value
             elif kind == "spacy_articles":
                 summary.spacy_articles += value
-            elif kind in ("read", "articles", "rejected"):
+            elif kind == "alerts":
+                summary.alerts[name] += value
+            elif kind in ("read", "articles", "rejected", "known"):
                 summary.by_origin[name][kind] += value
         return summary
 
@@ -121,7 +133,7 @@ class RunSummary:
 
     @property
     def balanced(self) -> bool:
-        return all(c["read"] == c["articles"] + c["rejected"] for c in self.by_origin.values())
+        return all(c["read"] == c["articles"] + c["rejected"] + c["known"] for c in self.by_origin.values())
 
     def print(self, out: TextIO, output: str) -> None:
         from pipeline.report import plural
@@ -137,6 +149,9 @@ class RunSummary:
             c = self.by_origin[origin]
             name = origin if len(origin) <= width else "…" + origin[-width + 1 :]
             out.write(f"  {name:<{width}}  {c['read']:>7} {c['articles']:>8} {c['rejected']:>8}\n")
+        known = self.total("known")
+        if known:  # the output is the state: records OUT already holds are counted, not written again
+            out.write(f"  already in {output} (same id and text), not written again: {plural(known, 'article')}\n")
         if self.reasons:
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.reasons.items(), key=lambda kv: -kv[1]))
             out.write(f"  rejected by reason: {reasons}\n")
@@ -146,11 +161,21 @@ class RunSummary:
         out.write(
             f"  spaCy read {plural(self.spacy_articles, 'article')} (exact copies reuse their original's events)\n"
         )
+        if self.alerts:
+            out.write(
+                f"  alert attempts: {self.alerts.get('delivered', 0)} delivered, {self.alerts.get('failed', 0)} failed"
+                f" (rows in {output}/alerts)\n"
+            )
         if self.extract_failed:
             out.write(f"  WARNING: extraction failed on {plural(self.extract_failed, 'article')} (see the log)\n")
         if not self.balanced:
-            out.write("  WARNING: read != articles + rejected for some source; please report this\n")
-        written = {"articles": articles, "events": sum(self.events.values()), "rejected": rejected}
+            out.write("  WARNING: read != articles + rejected + already in OUT for some source; please report this\n")
+        written = {
+            "articles": articles,
+            "events": sum(self.events.values()),
+            "rejected": rejected,
+            "alerts": sum(self.alerts.values()),
+        }
         tables = "  ".join(f"{output}/{table}" for table, rows in written.items() if rows)
         out.write(f"output: {tables or 'no rows, so no files'}\n")  # a table with no rows writes no files
 

@@ -63,6 +63,11 @@ class NewsmonOptions(PipelineOptions):
             "workers on a big batch (each article's shingles go to up to this many keys; default 4)",
         )
         group.add_argument(
+            "--alerts",
+            default=None,
+            help="a rules file (YAML): which events alert, and where (webhook, stdout, python); see README",
+        )
+        group.add_argument(
             "--spacy-model",
             dest="spacy_model",
             default=None,

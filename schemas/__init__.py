@@ -6,6 +6,6 @@ table has the same schema (empty windows too).
 """
 
 from schemas.records import REASONS, Rejected, SourceSpec
-from schemas.tables import ARTICLES, EVENTS, REJECTED, TABLES, to_arrow
+from schemas.tables import ALERTS, ARTICLES, EVENTS, REJECTED, TABLES, to_arrow
 
-__all__ = ["ARTICLES", "EVENTS", "REASONS", "REJECTED", "TABLES", "Rejected", "SourceSpec", "to_arrow"]
+__all__ = ["ALERTS", "ARTICLES", "EVENTS", "REASONS", "REJECTED", "TABLES", "Rejected", "SourceSpec", "to_arrow"]

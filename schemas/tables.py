@@ -105,6 +105,29 @@ EVENTS = pa.schema(
 )
 
 
+# One row per delivery attempt of an alert (transforms/alerts.py): which rule, which event
+# version, to which destination, and how it went. Beyond the contract: the webhook-id (the
+# idempotency key, the same on every attempt), the alert type, the fields a new version changed,
+# and the error of a failed attempt.
+ALERTS = pa.schema(
+    [
+        pa.field("alert_id", pa.string(), nullable=False),
+        pa.field("rule", pa.string(), nullable=False),
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("event_version", pa.int32(), nullable=False),
+        pa.field("destination", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),  # delivered | failed
+        pa.field("attempts", pa.int32(), nullable=False),  # this attempt's number, counted across runs
+        pa.field("sent_at", UTC_TS, nullable=False),
+        pa.field("response_code", pa.int32()),  # HTTP status; null for stdout/python and network errors
+        pa.field("webhook_id", pa.string(), nullable=False),
+        pa.field("alert_type", pa.string(), nullable=False),  # event.new | event.updated
+        pa.field("changed", pa.list_(pa.string())),
+        pa.field("error", pa.string()),
+    ]
+)
+
+
 @dataclass(frozen=True)
 class Table:
     schema: pa.Schema
@@ -116,6 +139,7 @@ TABLES: dict[str, Table] = {
     "articles": Table(ARTICLES, ("article_id",), ("published_at", "ingested_at")),
     "events": Table(EVENTS, ("event_id", "version"), ("first_seen_at",)),
     "rejected": Table(REJECTED, ("rejected_id",), ("ingested_at",)),
+    "alerts": Table(ALERTS, ("alert_id",), ("sent_at",)),
 }
 
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from schemas import Rejected
 from schemas.records import REJECTED, from_wire, micros, stable_id, to_wire
+from transforms.counters import count_known
 from transforms.minhash import bucket_keys, jaccard, shingle_hash_sets, signatures
 
 _UNDATED = 1 << 62  # sorts after every date
@@ -40,6 +41,14 @@ NEAR_DUPLICATE = 0.5  # word-3 Jaccard: rewrites by other outlets score 0.03, ed
 EARLIEST_IN_BUCKET = 64  # a later article is compared with the 64 earliest of each bucket it falls in
 PARTITIONS = 4  # default --lsh-partitions: LSH buckets are spread over this many keys
 BATCH = {"min_batch_size": 256, "max_batch_size": 4096}
+
+# Where a Version comes from, when the run continues an OUT (transforms/state.py): read in this
+# run; already in OUT (a candidate and an original, never marked again); read in this run but
+# already in OUT (same id and text: not written again, counted as known); read in this run, an
+# exact copy of an article in OUT (it is extracted itself: its original is not read again).
+NEW, IN_OUT, KNOWN, COPY_OF_OUT = 0, 1, 2, 3
+KNOWN_TAG = "known"  # MarkCopies' output of the rows already in OUT
+ORIGINAL_IN_OUT = "original_in_out"  # a row key (not a column): its exact original is in OUT
 
 
 def first_report_order(row: dict[str, Any]) -> tuple[int, str, str, str]:
@@ -62,6 +71,7 @@ class Version(NamedTuple):
     duplicate_of: str | None = None
     similarity: float | None = None
     exact_copy: bool = False  # the same normalized text as duplicate_of (content_hash)
+    state: int = NEW  # NEW | IN_OUT | KNOWN | COPY_OF_OUT (above)
 
     def shingles(self) -> np.ndarray:
         return np.frombuffer(self.hashes, dtype=np.uint32)
@@ -79,11 +89,15 @@ def _resolve_same_article(element: tuple[str, Iterable[tuple]]) -> Iterator[tupl
     with the same text is a repeat (dropped here, rejected at the join); one with new text is an
     edit of the first."""
     _, versions = element
-    first, *later = sorted(map(Version._make, versions), key=lambda v: (v.order, v.content_hash))
+    # An article in OUT comes first whatever its date: it is written, it stays the original.
+    first, *later = sorted(map(Version._make, versions), key=lambda v: (v.state != IN_OUT, v.order, v.content_hash))
     yield first.content_hash, tuple(first)
     seen = {first.content_hash}
     for version in later:
-        if version.content_hash not in seen:
+        if first.state == IN_OUT and version.content_hash == first.content_hash and version.state == NEW:
+            yield version.content_hash, tuple(version._replace(state=KNOWN))  # already written
+            seen.add(version.content_hash)
+        elif version.content_hash not in seen:
             seen.add(version.content_hash)
             edit = version._replace(
                 article_id=stable_id(first.article_id, version.content_hash),
@@ -97,10 +111,18 @@ def _mark_same_text(element: tuple[str, Iterable[tuple]]) -> Iterator[tuple[str,
     """(read_as, version) of the versions with the same normalized text: all but the earliest
     are copies of it."""
     _, versions = element
-    original, *copies = sorted(map(Version._make, versions), key=lambda v: v.order)
+    versions = list(map(Version._make, versions))
+    written = {v.article_id for v in versions if v.state == IN_OUT}
+    # An article in OUT is the original whatever its date; it and the known ones pass unmarked.
+    original, *copies = sorted(versions, key=lambda v: (v.state not in (IN_OUT, KNOWN), v.state, v.order))
     yield original.read_as, tuple(original)
     for copy in copies:
+        if copy.state in (IN_OUT, KNOWN) or copy.article_id in written:  # an edit read again is known
+            yield copy.read_as, tuple(copy if copy.state == IN_OUT else copy._replace(state=KNOWN))
+            continue
         exact = copy._replace(duplicate_of=original.article_id, similarity=1.0, exact_copy=True)
+        if original.state in (IN_OUT, KNOWN):
+            exact = exact._replace(state=COPY_OF_OUT)
         marked = copy if copy.duplicate_of else exact
         yield marked.read_as, tuple(marked)
 
@@ -115,7 +137,7 @@ def is_exact_copy(marks: Mapping[str, Any]) -> bool:
 def _member(version: Version) -> tuple[tuple, str, bytes, bool]:
     """What a partition needs of a version: its order, id, shingles, and whether it is searched
     (an edit in place already has its duplicate_of) or only a candidate."""
-    return version.order, version.article_id, version.hashes, version.duplicate_of is None
+    return version.order, version.article_id, version.hashes, version.duplicate_of is None and version.state == NEW
 
 
 def _bucket_entries(
@@ -125,7 +147,8 @@ def _bucket_entries(
     element per partition of the bucket space (not one per article and band), holding the
     bucket keys that fall in it and the versions they belong to."""
     versions = (Version._make(t) for _, t in batch)
-    batch = [v for v in versions if not is_exact_copy(v._asdict())]  # their originals are searched
+    # exact copies: their originals are searched; from OUT: only the last horizon's have shingles
+    batch = [v for v in versions if not is_exact_copy(v._asdict()) and v.hashes and v.state != KNOWN]
     keys = bucket_keys(signatures([v.shingles() for v in batch]))
     part = keys % np.uint64(partitions)
     for p in np.unique(part).tolist():
@@ -203,7 +226,8 @@ def _apply_marks(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
     """The rows read with one article_id, each with the marks of its version, or of the earliest
     near-duplicate found for it; a row whose version was dropped as a repeat goes to rejected/."""
     _, grouped = element
-    kept = {(v.order, v.content_hash): v for v in map(Version._make, grouped["versions"])}
+    versions = [v for v in map(Version._make, grouped["versions"]) if v.state != IN_OUT]
+    kept = {(v.order, v.content_hash): v for v in versions}
     id_of_text = {v.content_hash: v.article_id for v in kept.values()}
     near = min(grouped["near"], default=None)
     for row in sorted(map(from_wire, grouped["rows"]), key=first_report_order):
@@ -213,26 +237,40 @@ def _apply_marks(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
             rejected = Rejected(row["source"], "repeated_record", detail, row["text"][:300], row["locator"])
             yield beam.pvalue.TaggedOutput(REJECTED, rejected.to_row(row["ingested_at"], row["origin"]))
             continue
+        if version.state == KNOWN:  # in OUT already: not written again
+            yield beam.pvalue.TaggedOutput(KNOWN_TAG, row)
+            continue
         if version.duplicate_of is None and near:
             version = version._replace(duplicate_of=near[1], similarity=near[2])
         marks = {"article_id": version.article_id, "duplicate_of": version.duplicate_of}
+        if version.state == COPY_OF_OUT:
+            marks[ORIGINAL_IN_OUT] = True
         yield dict(row, **marks, similarity=version.similarity, exact_copy=version.exact_copy)
 
 
 class MarkCopies(beam.PTransform):
-    """Article rows -> {"articles": rows with duplicate_of/similarity, "rejected": repeats}:
-    re-reads and edits first, then exact copies, then near-duplicates."""
+    """Article rows -> {"articles": rows with duplicate_of/similarity, "rejected": repeats,
+    "known": rows already in OUT}: re-reads and edits first, then exact copies, then
+    near-duplicates.
 
-    def __init__(self, partitions: int = PARTITIONS):
+    `prior`: (article_id, Version tuple in state IN_OUT) of the articles already in OUT
+    (transforms.state.ReadState). They take part in every decision as articles read before
+    this run's: a row with the id and text of one is known (not written again), a new text
+    under its id is an edit of it, the same text elsewhere is a copy of it, and those of the
+    last horizon (with shingles) are near-duplicate candidates. They are never marked again."""
+
+    def __init__(self, partitions: int = PARTITIONS, prior: beam.PCollection | None = None):
         super().__init__()
         self._partitions = partitions
+        self._prior = prior
 
     def expand(self, articles: beam.PCollection) -> dict[str, beam.PCollection]:
         rows = articles | "KeyByArticleId" >> beam.Map(lambda row: (row["article_id"], to_wire(row)))
+        versions = articles | "BatchRows" >> beam.BatchElements(**BATCH) | "Versions" >> beam.FlatMap(_versions)
+        if self._prior is not None:
+            versions = (versions, self._prior) | "WithVersionsInOut" >> beam.Flatten()
         versions = (
-            articles
-            | "BatchRows" >> beam.BatchElements(**BATCH)
-            | "Versions" >> beam.FlatMap(_versions)
+            versions
             | "GroupByArticleId" >> beam.GroupByKey()
             | "ResolveSameArticle" >> beam.FlatMap(_resolve_same_article)
             | "GroupByContent" >> beam.GroupByKey()
@@ -245,6 +283,7 @@ class MarkCopies(beam.PTransform):
                 "near": versions | "NearDuplicates" >> NearDuplicates(self._partitions),
             }
             | "JoinMarks" >> beam.CoGroupByKey()
-            | "ApplyMarks" >> beam.FlatMap(_apply_marks).with_outputs(REJECTED, main="articles")
+            | "ApplyMarks" >> beam.FlatMap(_apply_marks).with_outputs(REJECTED, KNOWN_TAG, main="articles")
         )
-        return {"articles": joined.articles, "rejected": joined[REJECTED]}
+        known = joined[KNOWN_TAG] | "CountKnown" >> beam.Map(count_known)
+        return {"articles": joined.articles, "rejected": joined[REJECTED], "known": known}

@@ -33,8 +33,17 @@ def count_written(table: str, row: dict[str, Any]) -> None:
     if table == "events":
         Metrics.counter(NAMESPACE, f"events|{row['event_type']}").inc()
         return
+    if table == "alerts":  # one row per delivery attempt
+        Metrics.counter(NAMESPACE, f"alerts|{row['status']}").inc()
+        return
     Metrics.counter(NAMESPACE, f"{table}|{row['origin']}").inc()
     if table == "rejected":
         Metrics.counter(NAMESPACE, f"reason|{row['reason']}").inc()
     elif table == "articles" and row.get("duplicate_of"):
         Metrics.counter(NAMESPACE, "copies|all").inc()
+
+
+def count_known(row: dict[str, Any]) -> dict[str, Any]:
+    """A record read again that OUT already holds (same id and text): not written again."""
+    Metrics.counter(NAMESPACE, f"known|{row['origin']}").inc()
+    return row

@@ -20,7 +20,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.copies import is_exact_copy
+from transforms.copies import ORIGINAL_IN_OUT, is_exact_copy
 from transforms.counters import NAMESPACE, tick
 from transforms.extraction import Mention, extract_mentions
 from transforms.nlp import build_nlp, clip
@@ -137,7 +137,11 @@ class ExtractEvents(beam.PTransform):
         self._model = model
 
     def expand(self, articles: beam.PCollection) -> beam.PCollection:
-        originals, copies = articles | "SplitCopies" >> beam.Partition(lambda a, _: int(is_exact_copy(a)), 2)
+        # An exact copy of an article in OUT (a previous run's) is read by spaCy itself: its
+        # original is not extracted again in this run.
+        originals, copies = articles | "SplitCopies" >> beam.Partition(
+            lambda a, _: int(is_exact_copy(a) and not a.get(ORIGINAL_IN_OUT)), 2
+        )
         copies_by_original = copies | "KeyByOriginal" >> beam.Map(lambda a: (a["duplicate_of"], _copy_fields(a)))
         return (
             originals

@@ -46,13 +46,16 @@ from datetime import datetime
 from typing import Any
 
 import apache_beam as beam
+import pyarrow as pa
 
 from schemas.records import stable_id
-from transforms.extraction import ALL_FIELDS, BASES, EVENT_TYPES
+from schemas.tables import EVENTS
+from transforms.extraction import ALL_FIELDS, BASES, EVENT_FIELDS, EVENT_TYPES
 
 logger = logging.getLogger(__name__)
 
 REPORTS = "reports"
+CONTINUED = "continued"  # the tag of the latest rows in OUT of the events a run continues
 # What identifies an event besides its type and date: each event type declares it (registry).
 IDENTITY: dict[str, tuple[str, ...]] = {name: t.identity for name, t in EVENT_TYPES.items()}
 KEY_SLOTS = 2  # identity slots in every key (empty ones too): the keys, hence the event_ids, of earlier outputs
@@ -86,12 +89,25 @@ def _compatible(event: dict[str, Any], mention: dict[str, Any]) -> bool:
     return same and not differ
 
 
-def fold(key: str, mentions: Iterable[dict[str, Any]]) -> Iterator[Any]:
+def fold(key: str, mentions: Iterable[dict[str, Any]], prior: Iterable[Any] = ()) -> Iterator[Any]:
     """Versioned event rows for the mentions of one group key, and (REPORTS) which article
-    reported which event."""
-    ordered = sorted(mentions, key=lambda m: (m["reported_at"], m["article_id"]))
+    reported which event.
+
+    `prior`: the versions in OUT of the events of this key (transforms.state.PriorEvent: an
+    `event_id`, a `version`, called to read the row). The run continues them (see
+    "Continuing the events in OUT" below)."""
+    known = _latest_in_out(prior)
+    seeds = [mentions_from_row(row) for row in known]
+    folded_in = {a: row["event_id"] for row in known for a in row["article_ids"]}
+    mentions = list(mentions)
+    for m in mentions:  # read again (a run killed before its articles were written): not folded twice
+        if m["article_id"] in folded_in:
+            yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], _report(m, folded_in[m["article_id"]])))
+    ordered = sorted(
+        (m for m in mentions if m["article_id"] not in folded_in), key=lambda m: (m["reported_at"], m["article_id"])
+    )
     if key.split("|")[1] == UNDATED:
-        clusters: list[list[dict[str, Any]]] = []
+        clusters: list[list[dict[str, Any]]] = [list(seed) for seed in seeds]
         for m in ordered:
             home = next((c for c in clusters if _compatible(_known_values(c), m["fields"])), None)
             if home is None:
@@ -99,15 +115,28 @@ def fold(key: str, mentions: Iterable[dict[str, Any]]) -> Iterator[Any]:
             else:
                 home.append(m)
     else:  # one night, one attacker and target (one day, one type): one event, whatever the figures
-        clusters = [ordered]
+        known, seeds = known[:1], seeds[:1]
+        clusters = [(seeds[0] if seeds else []) + ordered]
+    used = {row["event_id"] for row in known}
     for n, cluster in enumerate(clusters):
-        event_id = stable_id(key, str(n)) if n else stable_id(key)
-        yield from _versions(event_id, cluster)
-        for m in cluster:  # which article reported this event: how many facts it gave of it, and how early
-            first = min((e["start"] for e in m["evidence"]), default=NO_EVIDENCE)
-            facts = {e["field"] for e in m["evidence"]} - {"claimant"}  # a list of regions is one fact
-            report = (-len(facts), first, event_id, m["reported_at"])
-            yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], report))
+        in_out, folded = (known[n], len(seeds[n])) if n < len(known) else (None, 0)
+        if folded == len(cluster):
+            continue  # an event in OUT that this run does not report again
+        event_id = in_out["event_id"] if in_out else _free_id(key, n, used)
+        used.add(event_id)
+        rows = list(_versions(event_id, cluster, in_out, folded))
+        yield from rows
+        if in_out and rows:  # the version in OUT that this run's versions follow (alerts: what changed)
+            yield beam.pvalue.TaggedOutput(CONTINUED, in_out)
+        for m in cluster[folded:]:
+            yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], _report(m, event_id)))
+
+
+def _report(m: dict[str, Any], event_id: str) -> tuple[int, int, str, datetime]:
+    """Which article reported which event: how many facts it gave of it, and how early."""
+    first = min((e["start"] for e in m["evidence"]), default=NO_EVIDENCE)
+    facts = {e["field"] for e in m["evidence"]} - {"claimant"}  # a list of regions is one fact
+    return (-len(facts), first, event_id, m["reported_at"])
 
 
 def _known_values(cluster: list[dict[str, Any]]) -> dict[str, Any]:
@@ -233,17 +262,28 @@ def resolve(cluster: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dic
         yield {**identity, **resolved, **lists}, evidence
 
 
-def _versions(event_id: str, cluster: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _versions(
+    event_id: str, cluster: list[dict[str, Any]], in_out: dict[str, Any] | None = None, folded: int = 0
+) -> Iterator[dict[str, Any]]:
+    """The rows of one event. With `in_out` (its latest row in OUT) the first `folded` mentions
+    of the cluster are that row's, rebuilt (mentions_from_row): they are resolved again, not
+    written again, and the versions go on from the row's."""
     first = cluster[0]
     rows: list[dict[str, Any]] = []
     reported_by: list[str] = []
     claims: list[dict[str, Any]] = []
-    for m, (fields, evidence) in zip(cluster, resolve(cluster), strict=True):
+    for position, (m, (fields, evidence)) in enumerate(zip(cluster, resolve(cluster), strict=True)):
         if m["article_id"] not in reported_by:
             reported_by.append(m["article_id"])
-        claims += claims_of(m)
-        if not rows or fields != {name: rows[-1][name] for name in fields}:
-            rows.append(_row(event_id, len(rows) + 1, first, m["reported_at"], fields))
+        claims += m[IN_OUT_CLAIMS] if IN_OUT_CLAIMS in m else claims_of(m)
+        if position < folded:
+            continue
+        last = rows[-1] if rows else in_out
+        if last is None or fields != {name: last[name] for name in fields}:
+            base = in_out["version"] if in_out else 0
+            rows.append(_row(event_id, base + len(rows) + 1, first, m["reported_at"], fields))
+        if not rows:
+            continue  # changes nothing of the row in OUT, which is not written again
         rows[-1].update(
             article_ids=list(reported_by),
             source_count=len(reported_by),
@@ -283,13 +323,122 @@ def _row(
 class MergeEvents(beam.PTransform):
     """Event mentions -> {"events": rows of the events table (one per event and version),
     "reports": (article_id, (-number of fields stated, offset of the first evidence, event_id, reported_at))
-    for AssignStories}."""
+    for AssignStories, "continued": the latest row in OUT of each event the run continues}.
+
+    `prior`: (merge key, PriorEvent) of the event versions already in OUT
+    (transforms.state.ReadState); the events this run reports again continue from them."""
+
+    def __init__(self, prior: beam.PCollection | None = None):
+        super().__init__()
+        self._prior = prior
 
     def expand(self, mentions: beam.PCollection) -> dict[str, beam.PCollection]:
-        merged = (
-            mentions
-            | "KeyByEvent" >> beam.WithKeys(merge_key)
-            | "GroupByEvent" >> beam.GroupByKey()
-            | "FoldVersions" >> beam.FlatMapTuple(fold).with_outputs(REPORTS, main="events")
-        )
-        return {"events": merged.events, "reports": merged[REPORTS]}
+        keyed = mentions | "KeyByEvent" >> beam.WithKeys(merge_key)
+        if self._prior is None:
+            grouped = keyed | "GroupByEvent" >> beam.GroupByKey()
+        else:
+            grouped = (
+                {"mentions": keyed, "prior": self._prior}
+                | "GroupByEvent" >> beam.CoGroupByKey()
+                | "ReportedAgain" >> beam.FlatMap(_reported_again)
+            )
+        merged = grouped | "FoldVersions" >> beam.FlatMapTuple(fold).with_outputs(REPORTS, CONTINUED, main="events")
+        return {"events": merged.events, "reports": merged[REPORTS], "continued": merged[CONTINUED]}
+
+
+# ------------------------------------------------------------- continuing the events in OUT
+#
+# A run into an OUT that holds events continues them: a key's events in OUT are folded first,
+# rebuilt from their latest rows (every report's claims and evidence are in the row), then this
+# run's reports, in order. A report already folded (its article is in the row's article_ids) is
+# not folded again; a version is written only when a resolved value changes, numbered on from
+# the row's; an event in OUT keeps its event_id. A report that changes nothing is not in OUT's
+# row (rows in OUT are never rewritten) until a later version carries it.
+
+IN_OUT_CLAIMS = "claims_in_out"  # a rebuilt mention carries its article's claims as the row has them
+
+
+def _reported_again(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, list, list]]:
+    """(key, this run's mentions, the key's versions in OUT) for the keys this run reports."""
+    key, grouped = element
+    if grouped["mentions"]:
+        yield key, grouped["mentions"], grouped["prior"]
+
+
+def _latest_in_out(prior: Iterable[Any]) -> list[dict[str, Any]]:
+    """The latest row in OUT of each event (by event_id), read from its file."""
+    latest: dict[str, Any] = {}
+    for ref in prior:
+        if ref.event_id not in latest or ref.version > latest[ref.event_id].version:
+            latest[ref.event_id] = ref
+    return [latest[event_id]() for event_id in sorted(latest)]
+
+
+def _free_id(key: str, n: int, used: set[str]) -> str:
+    """The n-th event id of a key (the first is the hash of the key), or the next one not used
+    by an event of the key in OUT."""
+    event_id = stable_id(key, str(n)) if n else stable_id(key)
+    while event_id in used:
+        n += 1
+        event_id = stable_id(key, str(n))
+    return event_id
+
+
+def _typed(name: str, value: str) -> Any:
+    """A claim's value (a string) as the column's type."""
+    kind = EVENTS.field(name).type
+    if pa.types.is_integer(kind):
+        return int(value)
+    if pa.types.is_floating(kind):
+        return float(value)
+    if pa.types.is_boolean(kind):
+        return value == "True"
+    return value
+
+
+def mentions_from_row(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The reports folded into an events row, rebuilt from its claims and evidence in the order
+    they were folded (article_ids): one mention per article (more when it stated two values of
+    a field), its scalar values from its claims, the evidence the row keeps of them (a claim
+    the row has no evidence text for keeps its span), the list fields (their union) and their
+    evidence on the first. Resolving them again gives the row's values."""
+    event_type = row["event_type"]
+    identity = {name: row[name] for name in IDENTITY[event_type]}
+    spans = {(e["article_id"], e["field"], e["start"], e["end"]): e for e in row["evidence"] or []}
+    mentions = []
+    for n, article_id in enumerate(row["article_ids"] or []):
+        claims = [c for c in row["claims"] or [] if c["article_id"] == article_id]
+        values: dict[str, list[Any]] = {}
+        for c in claims:
+            stated = values.setdefault(c["field"], [])
+            if _typed(c["field"], c["value"]) not in stated:
+                stated.append(_typed(c["field"], c["value"]))
+        for i in range(max([len(v) for v in values.values()] + [1])):
+            fields = dict.fromkeys(EVENT_FIELDS[event_type]) | identity
+            evidence = []
+            for name, stated in values.items():
+                if i >= len(stated):
+                    continue
+                fields[name] = stated[i]
+                for c in claims:
+                    if c["field"] == name and _typed(name, c["value"]) == stated[i] and c["start"] is not None:
+                        span = (article_id, name, c["start"], c["end"])
+                        made = dict(zip(("article_id", "field", "start", "end"), span, strict=True))
+                        basis = c.get("basis") or BASES[0]  # how it was read; older rows have no basis
+                        evidence.append(dict(spans.get(span) or made, basis=basis))
+            if n == 0 and i == 0:
+                for name in LIST_FIELDS & set(fields):
+                    fields[name] = row[name]
+                evidence += [e for e in row["evidence"] or [] if e["field"] in LIST_FIELDS]
+            mentions.append(
+                {
+                    "article_id": article_id,
+                    "reported_at": row["first_seen_at"] if not mentions else row["updated_at"],
+                    "event_type": event_type,
+                    "event_date": row["event_date"],
+                    "fields": fields,
+                    "evidence": [dict(e, text=e.get("text")) for e in evidence],
+                    IN_OUT_CLAIMS: claims if i == 0 else [],
+                }
+            )
+    return mentions

@@ -128,11 +128,16 @@ class MatchStories(beam.DoFn):
 
     def process(
         self,
-        element: tuple[str, tuple[datetime, str, bool]],
+        element: tuple[str, tuple],
         pending: Any = beam.DoFn.StateParam(PENDING),
         release: Any = beam.DoFn.TimerParam(RELEASE),
+        story: Any = beam.DoFn.StateParam(STORY),
+        expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> Iterator[tuple[str, str]]:
-        event_id, (reported_at, article_id, main) = element
+        event_id, (reported_at, article_id, main, *seeded) = element
+        if seeded:  # (last report time, "", False, story_id): the event's story in OUT (transforms.state)
+            _seed(story, expire, (seeded[0], reported_at), self._horizon)
+            return iter(())
         pending.add((reported_at, article_id, event_id, main))
         earliest = min(at for at, *_ in pending.read())
         release.set(due(earliest))
@@ -190,6 +195,14 @@ class MatchStories(beam.DoFn):
             pending.add(r)
         if later:
             release.set(due(later[0][0]))
+
+
+def _seed(story: Any, expire: Any, seed: tuple[str, datetime], horizon: timedelta) -> None:
+    """Seeds an event's story state with its story in OUT, unless a later one is there."""
+    current = story.read()
+    if current is None or current[1] < seed[1]:
+        story.write(seed)
+        expire.set(due(seed[1] + horizon))
 
 
 def due(moment: datetime) -> Timestamp:
@@ -252,7 +265,8 @@ def _assign_day(element: tuple[str, dict[str, list]]) -> Iterator[dict[str, Any]
 
 
 class AssignStories(beam.PTransform):
-    """{"articles": article rows, "reports": MergeEvents' reports} -> article rows with story_id."""
+    """{"articles": article rows, "reports": MergeEvents' reports, optionally "seeds": the
+    stories of the events in OUT (transforms.state.ReadState)} -> article rows with story_id."""
 
     def __init__(self, horizon: timedelta = DEFAULT_HORIZON):
         super().__init__()
@@ -263,7 +277,14 @@ class AssignStories(beam.PTransform):
             inputs["reports"]
             | "GroupReports" >> beam.GroupByKey()
             | "MainEvent" >> beam.FlatMap(_reports).with_output_types(tuple[str, tuple[datetime, str, bool]])
-            | "MatchStories" >> beam.ParDo(MatchStories(self._horizon)).with_outputs(EXPIRED, main="stories")
+        )
+        if "seeds" in inputs:  # seeds first in time: at the time of their story's last report
+            seeds = inputs["seeds"] | "SeedTimes" >> beam.Map(
+                lambda s: TimestampedValue(s, Timestamp.from_utc_datetime(s[1][0]))
+            )
+            leads = (leads, seeds) | "WithSeeds" >> beam.Flatten().with_output_types(tuple[str, tuple])
+        leads = (
+            leads | "MatchStories" >> beam.ParDo(MatchStories(self._horizon)).with_outputs(EXPIRED, main="stories")
         ).stories
         articles = inputs["articles"] | "KeyByDay" >> beam.Map(lambda a: (story_day(reported_at(a)), to_wire(a)))
         return (

@@ -1,0 +1,367 @@
+"""AlertOnEvents: event versions that match a rule -> deliveries, each attempt a row of alerts/.
+
+An event alerts for a rule when a version first matches it (`event.new`), and again when a
+later version that still matches changes a field (`event.updated`, with `changed` listing the
+fields; only for rules with `on: [.., updated]`). Exactly one delivery per (rule, event,
+version) and destination: the webhook-id `<rule>:<event_id>:<version>` is the key.
+
+Keyed state per event (`_AlertsPerEvent`, keyed by event_id), seeded from OUT so that a rerun,
+or a restarted stream, sends nothing twice:
+- the event's latest row in OUT (MergeEvents' "continued"): what the first new version changed,
+  and whether the event already matched a rule;
+- the event's delivery history in alerts/ (`AlertHistory`): a (rule, version, destination)
+  delivered is never sent again; one that failed is sent again (with the attempts counted on),
+  also when its version is not produced again by this run: the row is read from OUT.
+Versions wait in state until the watermark passes them and are handled in version order.
+
+Each delivery's attempt rows are written to alerts/ as soon as the delivery ends (a file per
+delivery, under a temporary name and renamed), not at the end of the run: a run killed after a
+delivery does not send it again. A destination that answers 410 gets nothing more in this run
+(per worker; the next run tries it again).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import requests
+from apache_beam.coders import PickleCoder
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.window import FixedWindows, TimestampedValue
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
+
+from schemas import EVENTS, to_arrow
+from schemas.records import stable_id
+from transforms.counters import count_written
+from transforms.delivery import Attempt, deliver
+from transforms.extraction import ALL_FIELDS
+from transforms.rules import Rule, Rules
+from transforms.state import rows_of, table_files
+from transforms.stories import due
+from transforms.write import window_folder, write_parquet
+
+logger = logging.getLogger(__name__)
+
+NEW, UPDATED = "event.new", "event.updated"
+CHANGEABLE = ["event_date", *ALL_FIELDS]  # the fields whose change `changed` lists
+HISTORY_COLUMNS = ["rule", "event_id", "event_version", "destination", "status", "attempts", "webhook_id"]
+HISTORY_COLUMNS += ["alert_type", "changed"]
+
+
+def webhook_id(rule: str, event_id: str, version: int) -> str:
+    return f"{rule}:{event_id}:{version}"
+
+
+@dataclass
+class Delivery:
+    """What one (rule, event version, destination) has had so far, in OUT and in this run."""
+
+    rule: str
+    event_id: str
+    version: int
+    destination: str
+    alert_type: str
+    changed: list[str]
+    attempts: int = 0
+    delivered: bool = False
+
+
+@dataclass
+class AlertHistory:
+    """The deliveries recorded in OUT's alerts/, per event id (small: one entry per alert and
+    destination, not per article), and the rows of the event versions whose delivery failed."""
+
+    by_event: dict[str, list[Delivery]] = field(default_factory=dict)
+    failed_rows: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+
+    def seeds(self) -> list[tuple[str, tuple[str, Any]]]:
+        """(event_id, ("history", deliveries)) and (event_id, ("row", row)) elements that seed
+        _AlertsPerEvent's state."""
+        seeds: list[tuple[str, tuple[str, Any]]] = [(e, ("history", d)) for e, d in sorted(self.by_event.items())]
+        seeds += [(e, ("retry_row", row)) for (e, _), row in sorted(self.failed_rows.items())]
+        return seeds
+
+
+def alert_history(output: str) -> AlertHistory:
+    """Reads alerts/ (its key columns) and, for the deliveries that never succeeded, their event
+    rows from events/ (only the files and rows of those events)."""
+    history = AlertHistory()
+    deliveries: dict[tuple[str, str], Delivery] = {}
+    for f in table_files(output, "alerts"):
+        with FileSystems.open(f.path) as stream:
+            for row in pq.read_table(stream, columns=HISTORY_COLUMNS).to_pylist():
+                key = (row["webhook_id"], row["destination"])
+                d = deliveries.setdefault(
+                    key,
+                    Delivery(
+                        row["rule"],
+                        row["event_id"],
+                        row["event_version"],
+                        row["destination"],
+                        row["alert_type"],
+                        row["changed"] or [],
+                    ),
+                )
+                d.attempts = max(d.attempts, row["attempts"])
+                d.delivered = d.delivered or row["status"] == "delivered"
+    for d in deliveries.values():
+        history.by_event.setdefault(d.event_id, []).append(d)
+    failed = {(d.event_id, d.version) for d in deliveries.values() if not d.delivered}
+    if failed:
+        wanted = {event_id for event_id, _ in failed}
+        value_set = pa.array(sorted(wanted), pa.string())
+        for f in table_files(output, "events"):
+            with FileSystems.open(f.path) as stream:  # the id column first: most files hold none of them
+                if not pc.any(pc.is_in(pq.read_table(stream, columns=["event_id"]).column(0), value_set)).as_py():
+                    continue
+            with FileSystems.open(f.path) as stream:
+                table = pq.read_table(stream)
+            table = table.filter(pc.is_in(table.column("event_id"), value_set=value_set))
+            for row in rows_of(table):
+                if (row["event_id"], row["version"]) in failed:
+                    history.failed_rows[(row["event_id"], row["version"])] = row
+    return history
+
+
+def _changed(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
+    if before is None:
+        return []
+    return [name for name in CHANGEABLE if before.get(name) != after.get(name)]
+
+
+def payload(alert_type: str, rule: str, row: dict[str, Any], changed: list[str]) -> dict[str, Any]:
+    """The Standard Webhooks payload (DESIGN, "Alert hooks"): the event's row, its columns only."""
+    event = {name: row.get(name) for name in EVENTS.names}
+    now = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return {"type": alert_type, "timestamp": now, "data": {"rule": rule, "event": event, "changed": changed}}
+
+
+class _AlertsPerEvent(beam.DoFn):
+    """Per event id: ("row", version row) of this run, and the seeds from OUT ("continued":
+    its latest row in OUT; "history": its deliveries; "retry_row": a version whose delivery
+    failed) -> rows of alerts/ (module docstring)."""
+
+    PENDING = BagStateSpec("pending", PickleCoder())  # this run's versions, waiting for the watermark
+    LAST = ReadModifyWriteStateSpec("last", PickleCoder())  # the latest version handled (or in OUT)
+    HISTORY = ReadModifyWriteStateSpec("history", PickleCoder())  # {(webhook_id, destination): Delivery}
+    MATCHED = ReadModifyWriteStateSpec("matched", PickleCoder())  # the rules a version has matched
+    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+
+    def __init__(self, rules: Rules, output: str, window_seconds: int):
+        self._rules = rules
+        self._output = output
+        self._window = FixedWindows(window_seconds)
+
+    def setup(self) -> None:
+        self._session = requests.Session()
+        self._rng = random.Random()
+        self._disabled: set[str] = set()
+
+    def teardown(self) -> None:
+        self._session.close()
+
+    def process(
+        self,
+        element: tuple[str, tuple[str, Any]],
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        last: Any = beam.DoFn.StateParam(LAST),
+        history: Any = beam.DoFn.StateParam(HISTORY),
+        matched: Any = beam.DoFn.StateParam(MATCHED),
+        flush: Any = beam.DoFn.TimerParam(FLUSH),
+    ) -> Iterator[dict[str, Any]]:
+        _, (kind, value) = element
+        if kind == "continued":  # the latest row in OUT: the previous version of this run's first
+            current = last.read()
+            if current is None or current["version"] < value["version"]:
+                last.write(value)
+            done = set(matched.read() or ())
+            matched.write(done | {r.name for r in self._rules.rules if r.matches(value)})
+            return
+        if kind == "history":
+            known = history.read() or {}
+            for d in value:
+                known[(webhook_id(d.rule, d.event_id, d.version), d.destination)] = d
+            history.write(known)
+            matched.write(set(matched.read() or ()) | {d.rule for d in value})
+            return
+        pending.add((kind, value))  # "row" or "retry_row"
+        times = [row["updated_at"] for _, row in pending.read()]
+        flush.set(due(min(times)))
+
+    @on_timer(FLUSH)
+    def on_flush(
+        self,
+        fired: Any = beam.DoFn.TimestampParam,
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        last: Any = beam.DoFn.StateParam(LAST),
+        history: Any = beam.DoFn.StateParam(HISTORY),
+        matched: Any = beam.DoFn.StateParam(MATCHED),
+        flush: Any = beam.DoFn.TimerParam(FLUSH),
+    ) -> Iterator[dict[str, Any]]:
+        waiting = list(pending.read())
+        ready = [(k, r) for k, r in waiting if due(r["updated_at"]) <= fired]
+        later = [(k, r) for k, r in waiting if due(r["updated_at"]) > fired]
+        known: dict[tuple[str, str], Delivery] = history.read() or {}
+        done: set[str] = set(matched.read() or ())
+        previous = last.read()
+        todo: dict[tuple[str, str], tuple[Delivery, dict[str, Any]]] = {}
+        rows = sorted((r for k, r in ready if k == "row"), key=lambda r: r["version"])
+        for row in rows:
+            if previous is not None and row["version"] <= previous["version"]:
+                continue  # a version handled already
+            changed = _changed(previous, row)
+            for rule in self._rules.rules:
+                if not rule.matches(row):
+                    continue
+                alert_type = UPDATED if rule.name in done else NEW
+                done.add(rule.name)
+                if not _wanted(rule, alert_type, changed):
+                    continue
+                for destination in rule.notify:
+                    key = (webhook_id(rule.name, row["event_id"], row["version"]), destination)
+                    d = known.get(key) or Delivery(
+                        rule.name, row["event_id"], row["version"], destination, alert_type, changed
+                    )
+                    todo.setdefault(key, (d, row))
+            previous = row
+        for row in (r for k, r in ready if k == "retry_row"):  # failed before, its version in OUT
+            for key, d in known.items():
+                if d.version == row["version"] and not d.delivered and key not in todo and self._still_wanted(d):
+                    todo[key] = (d, row)
+        out = []
+        for key in sorted(todo):
+            d, row = todo[key]
+            if d.delivered:
+                continue
+            out += self._deliver(d, row)
+            known[key] = d
+        history.write(known)
+        matched.write(done)
+        if previous is not None:
+            last.write(previous)
+        pending.clear()
+        for item in later:
+            pending.add(item)
+        if later:
+            flush.set(due(min(r["updated_at"] for _, r in later)))
+        yield from out
+
+    def _still_wanted(self, d: Delivery) -> bool:
+        """A failed delivery is retried only while its rule still sends to that destination."""
+        rule = next((r for r in self._rules.rules if r.name == d.rule), None)
+        return rule is not None and d.destination in rule.notify
+
+    def _deliver(self, d: Delivery, row: dict[str, Any]) -> list[dict[str, Any]]:
+        """One delivery (or a record that its destination is disabled): rows written at once."""
+        msg_id = webhook_id(d.rule, d.event_id, d.version)
+        destination = self._rules.destinations[d.destination]
+        if d.destination in self._disabled:
+            attempts = [Attempt("failed", datetime.now(timezone.utc), None, "destination disabled (410) in this run")]
+            outcome_disable = False
+        else:
+            outcome = deliver(
+                destination, msg_id, payload(d.alert_type, d.rule, row, d.changed), self._session, self._rng
+            )
+            attempts, outcome_disable = outcome.attempts, outcome.disable
+        if outcome_disable:
+            self._disabled.add(d.destination)
+        rows = []
+        for attempt in attempts:
+            number = d.attempts + 1 if attempt.error != "destination disabled (410) in this run" else d.attempts
+            d.attempts = number
+            rows.append(
+                {
+                    "alert_id": stable_id(msg_id, d.destination, str(number), attempt.sent_at.isoformat()),
+                    "rule": d.rule,
+                    "event_id": d.event_id,
+                    "event_version": d.version,
+                    "destination": d.destination,
+                    "status": attempt.status,
+                    "attempts": number,
+                    "sent_at": attempt.sent_at,
+                    "response_code": attempt.response_code,
+                    "webhook_id": msg_id,
+                    "alert_type": d.alert_type,
+                    "changed": list(d.changed),
+                    "error": attempt.error,
+                }
+            )
+            d.delivered = d.delivered or attempt.status == "delivered"
+        self._journal(rows)
+        return rows
+
+    def _journal(self, rows: list[dict[str, Any]]) -> None:
+        """The rows of one delivery, written now (a file per window they fall in)."""
+        by_folder: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            window = self._window.assign(_Context(Timestamp.from_utc_datetime(row["sent_at"])))[0]
+            by_folder[window_folder(window)].append(row)
+        for folder, chunk in by_folder.items():
+            digest = stable_id(*(r["alert_id"] for r in chunk))
+            write_parquet(
+                to_arrow("alerts", chunk),
+                FileSystems.join(self._output, "alerts", folder, f"part-{digest}-000.parquet"),
+            )
+            for row in chunk:
+                count_written("alerts", row)
+
+
+class _Context:
+    """What WindowFn.assign reads of its context: the timestamp."""
+
+    def __init__(self, timestamp: Timestamp):
+        self.timestamp = timestamp
+
+
+def _wanted(rule: Rule, alert_type: str, changed: list[str]) -> bool:
+    if alert_type == NEW:
+        return "new" in rule.on
+    return "updated" in rule.on and bool(changed)
+
+
+def _at_update(element: tuple[str, tuple[str, Any]]) -> TimestampedValue:
+    _, (_, row) = element
+    return TimestampedValue(element, Timestamp.from_utc_datetime(row["updated_at"]))
+
+
+class AlertOnEvents(beam.PTransform):
+    """{"events": this run's event rows, "continued": MergeEvents' latest rows in OUT of the
+    events it continued} -> rows of alerts/ (already written: see the module docstring)."""
+
+    def __init__(self, rules: Rules, output: str, window_seconds: int, history: AlertHistory | None = None):
+        super().__init__()
+        self._rules = rules
+        self._output = output
+        self._window_seconds = window_seconds
+        self._history = history or AlertHistory()
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+        rows = inputs["events"] | "VersionRows" >> beam.Map(lambda r: (r["event_id"], ("row", r)))
+        continued = inputs["continued"] | "ContinuedRows" >> beam.Map(lambda r: (r["event_id"], ("continued", r)))
+        seeds = inputs["events"].pipeline | "HistorySeeds" >> beam.Create(self._history.seeds())
+        return (
+            (rows, continued, seeds)
+            | "AllOfEvent" >> beam.Flatten()
+            | "AtUpdateTime" >> beam.Map(_seed_or_update_time).with_output_types(tuple[str, tuple])
+            | "AlertsPerEvent" >> beam.ParDo(_AlertsPerEvent(self._rules, self._output, self._window_seconds))
+        )
+
+
+def _seed_or_update_time(element: tuple[str, tuple[str, Any]]) -> Any:
+    """Versions at their update time (handled in that order); seeds at the start of time."""
+    _, (kind, _) = element
+    if kind in ("row", "retry_row"):
+        return _at_update(element)
+    return TimestampedValue(element, MIN_TIMESTAMP)
