@@ -22,7 +22,6 @@ USAGE = """usage: newsmon run --input GLOB … | --feed URL|FILE … | --feeds-f
 Reads news articles and RSS/Atom feeds and writes the articles/ and rejected/ Parquet
 tables under --output, one window_start=… folder per --window. See README.md."""
 
-DEFAULT_BATCH_RUNNER = "FnApiRunner"  # plain DirectRunner tries to download Prism first
 
 logger = logging.getLogger("newsmon")
 
@@ -44,18 +43,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: list[str], out: TextIO) -> int:
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipeline.assemble import create_pipeline
     from pipeline.options import NewsmonOptions, UsageError, check_flags
+    from pipeline.runners import choose_runner
 
     try:
         check_flags(args)
         options = PipelineOptions(args)
-        if options.view_as(StandardOptions).streaming:
-            raise UsageError("--streaming: the streaming job is not built yet; run in batch (see README)")
-        if not options.view_as(StandardOptions).runner:
-            options.view_as(StandardOptions).runner = DEFAULT_BATCH_RUNNER
+        choose_runner(options)  # FnApiRunner for batch, Prism for --streaming, unless named
         pipeline = create_pipeline(options)
     except UsageError as e:
         print(f"newsmon: error: {e}", file=sys.stderr)
