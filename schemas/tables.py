@@ -80,6 +80,9 @@ CLAIM = pa.struct(
         pa.field("article_id", pa.string()),
         pa.field("start", pa.int32()),  # the span of its evidence in the article's text
         pa.field("end", pa.int32()),
+        # how the figure was read: stated, at_least, inferred, part (a sum of the weapon types
+        # named), regional (one region's figure); resolution prefers the strongest
+        pa.field("basis", pa.string()),
     ]
 )
 

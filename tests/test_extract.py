@@ -81,6 +81,24 @@ def attack(nlp, text, **kw):
             "Kharkov, where one man was injured.",
             {"drones_launched": None, "injured": 1, "regions": ["UA-63"]},
         ),
+        (  # the combined figure beside its split is the total of shot down and jammed
+            "Air defences shot down 14 drones overnight and 9 more were jammed, the Air Force said. In all, "
+            "air defence units intercepted 23 drones.",
+            {"drones_shot_down": 14, "drones_suppressed": 9, "drones_neutralized_total": 23},
+        ),
+        (  # missiles that struck one target are hits, not the launches
+            "Russia fired 40 missiles at Ukraine overnight, the Air Force said. Six missiles struck the thermal "
+            "power plant near Kyiv.",
+            {"missiles_launched": 40},
+        ),
+        (  # … unless they are all the article says
+            "Two ballistic missiles hit the port of Odesa on Friday, killing three people.",
+            {"missiles_launched": 2, "killed": 3},
+        ),
+        (  # an attack told in vague amounts is an attack without figures
+            "Russia launched more than 60 missiles and 90 drones at Ukraine overnight, officials said.",
+            {"missiles_launched": None, "drones_launched": None},
+        ),
     ],
 )
 def test_attack_phrasings(nlp, text, expected):
@@ -117,6 +135,7 @@ def test_launch_sites_and_seats_of_power_are_not_regions(nlp):
         "Since 2022 Russia has launched more than 30,000 drones at Ukraine, according to our count.",
         "Opinion: air defence is a numbers game. In January Russia sent 2,612 drones; the West must respond.",
         "The regional football final drew 12,000 fans on Sunday, and the home side won 3-1.",
+        "Russia says it has shot down more than 2,000 Ukrainian drones over the past three months.",
     ],
 )
 def test_historical_totals_and_other_topics_give_no_attack(nlp, text):
@@ -135,6 +154,12 @@ def test_historical_totals_and_other_topics_give_no_attack(nlp, text):
 )
 def test_event_dates(nlp, text, date):
     assert attack(nlp, text)["event_date"] == date
+
+
+def test_a_holiday_names_its_date(nlp):
+    text = "Russia attacked the power grid with 70 missiles and 90 drones on Christmas Day, the Air Force said."
+    published = datetime(2025, 12, 27, 9, 0, tzinfo=timezone.utc)
+    assert attack(nlp, text, published=published)["event_date"] == "2025-12-25"
 
 
 def test_ceasefire_talks_and_exchanges(nlp):

@@ -25,16 +25,22 @@ SENTENCE = {  # what each article's evidence sentence says; spans are made up bu
 
 
 def mention(
-    article_id: str, minutes: int, event_date: date | None = NIGHT, direction: tuple = ("RUS", "UKR"), **stated
+    article_id: str,
+    minutes: int,
+    event_date: date | None = NIGHT,
+    direction: tuple = ("RUS", "UKR"),
+    basis: dict | None = None,
+    **stated,
 ) -> dict:
     """An air attack mention as ExtractEvents emits it: every field of the type, evidence for
-    each stated value."""
+    each stated value (read as `basis` says, stated by default)."""
     fields = dict.fromkeys(EVENT_FIELDS["air_attack"]) | {"attacker": direction[0], "target": direction[1]} | stated
     evidence, offset = [], 0
     for name, value in stated.items():
         text = SENTENCE.get(name, "{}").format(value)
         evidence.append(
             {"field": name, "text": text, "start": offset, "end": offset + len(text), "article_id": article_id}
+            | ({"basis": basis[name]} if basis and name in basis else {})
         )
         offset += len(text) + 1
     return {
@@ -202,3 +208,51 @@ def test_one_night_through_the_cli(tmp_path):
     for claim in event["claims"]:
         span = texts[claim["article_id"]][claim["start"] : claim["end"]]
         assert span and (claim["field"] != "drones_launched" or claim["value"] in span), claim
+
+
+def test_a_stated_figure_beats_parts_and_bounds_however_many_repeat_them():
+    """Two outlets that count only the hits on one plant ("8 missiles struck the dam") and one
+    that gives a lower bound do not outvote the one that states the launches."""
+    rows = rows_of(
+        [
+            mention("hits-1", 0, missiles_launched=8, basis={"missiles_launched": "part"}),
+            mention("hits-2", 10, missiles_launched=8, basis={"missiles_launched": "part"}),
+            mention("bound", 20, missiles_launched=80, basis={"missiles_launched": "at_least"}),
+            mention("air-force", 30, missiles_launched=88),
+        ]
+    )
+    event = latest(rows)
+    assert event["missiles_launched"] == 88
+    bases = {(c["article_id"], c["basis"]) for c in event["claims"]}
+    assert bases == {("hits-1", "part"), ("hits-2", "part"), ("bound", "at_least"), ("air-force", "stated")}
+
+
+def test_a_tie_goes_to_the_claim_whose_source_is_named():
+    for order in itertools.permutations([0, 30]):
+        rows = rows_of(
+            [
+                mention("named", order[0], drones_launched=193, claimant="Ukrainian Air Force"),
+                mention("unnamed", order[1], drones_launched=200),
+            ]
+        )
+        assert latest(rows)["drones_launched"] == 193
+
+
+def test_a_shot_down_figure_equal_to_shot_down_plus_jammed_is_the_total():
+    """ "Intercepted 711" in some outlets, "296 shot down, 415 lost to jamming" in others: 711 is
+    the neutralized total, not a rival shot-down figure — in any publication order."""
+    reports = [
+        mention("split-1", 0, drones_shot_down=296, drones_suppressed=415),
+        mention("total-1", 10, drones_shot_down=711),
+        mention("total-2", 20, drones_shot_down=711),
+        mention("split-2", 30, drones_shot_down=296),
+    ]
+    for order in itertools.permutations(reports):
+        event = latest(rows_of(list(order)))
+        assert (event["drones_shot_down"], event["drones_suppressed"], event["drones_neutralized_total"]) == (
+            296,
+            415,
+            711,
+        )
+        total = [e["article_id"] for e in event["evidence"] if e["field"] == "drones_neutralized_total"]
+        assert sorted(total) == ["total-1", "total-2"]

@@ -19,9 +19,9 @@ HORIZON = timedelta(hours=72)
 EVENT = "e-126-drones"
 
 
-def report(article: str, hours: float) -> TimestampedValue:
+def report(article: str, hours: float, main: bool = True) -> TimestampedValue:
     at = T0 + timedelta(hours=hours)
-    return TimestampedValue((EVENT, (at, article)), Timestamp.from_utc_datetime(at))
+    return TimestampedValue((EVENT, (at, article, main)), Timestamp.from_utc_datetime(at))
 
 
 def watermark(hours: float) -> Timestamp:
@@ -81,3 +81,17 @@ def test_state_expires_after_the_horizon():
     # the first story's state was dropped when the watermark passed 30 h + 72 h, before c came;
     # c starts a story of its own, whose state is dropped in turn 72 h after it
     run(stream, [("a", story(0)), ("b", story(0)), ("c", story(200))], expired=[story(0), story(200)])
+
+
+def test_a_report_that_is_not_its_articles_main_one_still_starts_the_events_story():
+    """The event was first reported, in passing, by an article that mainly reports another
+    event: an article that mainly reports it later gets the story that began then, which is the
+    story_id of the event's rows (merge.story_of_event of its first report)."""
+    stream = (
+        test_stream.TestStream()
+        .add_elements([report("in-passing", 0, main=False)])
+        .add_elements([report("mainly", 20)])
+        .advance_watermark_to(watermark(21))
+        .advance_watermark_to_infinity()
+    )
+    run(stream, [("mainly", story(0))])

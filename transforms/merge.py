@@ -14,9 +14,16 @@ union of every report, with every report's spans in `evidence`.
 
 Resolution, recomputed after each report is folded in, in publication order:
 - killed, injured: the latest report that states it (a rising toll takes the latest figure);
-- every other scalar: the value stated by the most distinct articles, a tie going to the value
+- every other scalar: the value with the strongest basis (a claim says how its figure was read,
+  registry.BASES: a figure stated as such beats a lower bound, the hits on one target, a sum of
+  weapon types and one region's figure, however many articles repeat those), then the value
+  stated by the most distinct articles, then one whose source the article names, then the value
   reported latest (one outlier does not override what the other sources agree on, and a later
   count is usually the final one);
+- a type's totals (EventType.totals): a figure claimed for the first part that equals another
+  claim of it plus a claim of another part is read as the total ("intercepted 711" beside "296
+  shot down and 415 jammed" is drones_neutralized_total 711); its claim keeps the field the
+  article's sentence gave, its evidence backs the total;
 - lists: the union.
 The first report gives version 1; a report that changes a resolved value (or adds one, or a
 region) gives the next version, with `updated_at` its report time. A report that changes
@@ -34,14 +41,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import apache_beam as beam
 
 from schemas.records import stable_id
-from transforms.extraction import ALL_FIELDS, EVENT_TYPES
+from transforms.extraction import ALL_FIELDS, BASES, EVENT_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +65,7 @@ IDENTIFYING = (
     "missiles_shot_down", "killed", "injured", "duration_hours", "prisoners_per_side", "location",
 )  # fmt: skip
 UNDATED = "undated"
+NO_EVIDENCE = 2**31 - 1  # the text offset of a report that points at no span: after any other
 
 
 def merge_key(m: dict[str, Any]) -> str:
@@ -95,9 +103,10 @@ def fold(key: str, mentions: Iterable[dict[str, Any]]) -> Iterator[Any]:
     for n, cluster in enumerate(clusters):
         event_id = stable_id(key, str(n)) if n else stable_id(key)
         yield from _versions(event_id, cluster)
-        for m in cluster:  # which article reported this event: how much it said of it, and how early
-            first = min((e["start"] for e in m["evidence"]), default=0)
-            report = (-len(m["evidence"]), first, event_id, m["reported_at"])
+        for m in cluster:  # which article reported this event: how many facts it gave of it, and how early
+            first = min((e["start"] for e in m["evidence"]), default=NO_EVIDENCE)
+            facts = {e["field"] for e in m["evidence"]} - {"claimant"}  # a list of regions is one fact
+            report = (-len(facts), first, event_id, m["reported_at"])
             yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], report))
 
 
@@ -129,40 +138,82 @@ def claims_of(m: dict[str, Any]) -> list[dict[str, Any]]:
                     "article_id": m["article_id"],
                     "start": e["start"],
                     "end": e["end"],
+                    "basis": e.get("basis") or BASES[0],
                 }
             )
     return claims
 
 
 @dataclass
+class _Claim:
+    value: Any
+    article_id: str
+    position: int  # in publication order
+    basis: int  # index in BASES: 0 is a figure stated as such
+    named: bool  # the article names who gives the figure
+    spans: list[dict[str, Any]]
+
+
+@dataclass
 class _Tally:
-    """The claims on one scalar field so far: per value, the articles that state it, the
-    position of the latest report that does, and the evidence spans."""
+    """The claims on one scalar field so far."""
 
-    articles: dict[Any, set[str]] = field(default_factory=dict)
-    latest: dict[Any, int] = field(default_factory=dict)
-    evidence: dict[Any, list[dict[str, Any]]] = field(default_factory=dict)
+    claims: list[_Claim] = field(default_factory=list)
 
-    def add(self, value: Any, article_id: str, position: int, spans: list[dict[str, Any]]) -> None:
-        self.articles.setdefault(value, set()).add(article_id)
-        self.latest[value] = position
-        kept = self.evidence.setdefault(value, [])
-        kept += [e for e in spans if e not in kept]
+    def values(self) -> list[Any]:
+        return list(dict.fromkeys(c.value for c in self.claims))
 
     def resolve(self, name: str) -> Any:
+        def strength(value: Any) -> tuple:
+            said = [c for c in self.claims if c.value == value]
+            return (
+                -min(c.basis for c in said),  # a stated figure over a bound, a part or a region's
+                len({c.article_id for c in said}),  # then the most articles
+                any(c.named for c in said),  # then one whose source is named
+                max(c.position for c in said),  # then the latest
+            )
+
         if name in LATEST_WINS:
-            return max(self.latest, key=self.latest.__getitem__)
-        return max(self.articles, key=lambda v: (len(self.articles[v]), self.latest[v]))
+            return max(self.claims, key=lambda c: c.position).value
+        return max(self.values(), key=strength)
+
+    def evidence(self, value: Any) -> list[dict[str, Any]]:
+        kept: list[dict[str, Any]] = []
+        for c in self.claims:
+            if c.value == value:
+                kept += [e for e in c.spans if e not in kept]
+        return kept
+
+
+def _as_totals(event_type: str, tallies: dict[str, _Tally]) -> dict[str, _Tally]:
+    """The event type's totals (EventType.totals): a claim on the first part that equals another
+    claim of that part plus a claim of another part is a claim of the total."""
+    for total, (part, *others) in EVENT_TYPES[event_type].totals.items():
+        if part not in tallies:
+            continue
+        values = tallies[part].values()
+        sums = {a + b for a in values for o in others if o in tallies for b in tallies[o].values()}
+        moved = [c for c in tallies[part].claims if c.value in sums]
+        if moved:  # their evidence now backs the total; their claims stay as the articles put them
+            moved = [replace(c, spans=[dict(e, field=total) for e in c.spans]) for c in moved]
+            tallies = dict(tallies)
+            tallies[part] = _Tally([c for c in tallies[part].claims if c.value not in sums])
+            tallies[total] = _Tally([*(tallies[total].claims if total in tallies else []), *moved])
+            if not tallies[part].claims:
+                del tallies[part]
+    return tallies
 
 
 def resolve(cluster: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]]:
     """After each mention of the cluster (in order): the resolved fields and the evidence of
     each resolved value."""
-    identity = {k: cluster[0]["fields"].get(k) for k in IDENTITY[cluster[0]["event_type"]]}
+    event_type = cluster[0]["event_type"]
+    identity = {k: cluster[0]["fields"].get(k) for k in IDENTITY[event_type]}
     tallies: dict[str, _Tally] = {}
     lists: dict[str, list[Any]] = {}
     list_evidence: dict[str, list[dict[str, Any]]] = {}
     for position, m in enumerate(cluster):
+        named = m["fields"].get("claimant") is not None
         for name, value in m["fields"].items():
             if value is None or name in identity:
                 continue
@@ -172,9 +223,12 @@ def resolve(cluster: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dic
                 kept = list_evidence.setdefault(name, [])
                 kept += [e for e in spans if e not in kept]
             else:
-                tallies.setdefault(name, _Tally()).add(value, m["article_id"], position, spans)
-        resolved = {name: tally.resolve(name) for name, tally in tallies.items()}
-        evidence = {name: list(tallies[name].evidence[value]) for name, value in resolved.items()}
+                basis = min((BASES.index(e.get("basis") or BASES[0]) for e in spans), default=0)
+                claim = _Claim(value, m["article_id"], position, basis, named, spans)
+                tallies.setdefault(name, _Tally()).claims.append(claim)
+        read = _as_totals(event_type, tallies)
+        resolved = {name: tally.resolve(name) for name, tally in read.items()}
+        evidence = {name: read[name].evidence(value) for name, value in resolved.items()}
         evidence |= {name: list(spans) for name, spans in list_evidence.items()}
         yield {**identity, **resolved, **lists}, evidence
 
@@ -228,7 +282,7 @@ def _row(
 
 class MergeEvents(beam.PTransform):
     """Event mentions -> {"events": rows of the events table (one per event and version),
-    "reports": (article_id, (-evidence count, offset of the first evidence, event_id, reported_at))
+    "reports": (article_id, (-number of fields stated, offset of the first evidence, event_id, reported_at))
     for AssignStories}."""
 
     def expand(self, mentions: beam.PCollection) -> dict[str, beam.PCollection]:

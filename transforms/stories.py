@@ -4,8 +4,10 @@ Two outlets rewriting one wire story share facts, not sentences (word-3 Jaccard 
 stories come from what articles report, not from their wording:
 
 - an article that reports events belongs to the story of the event it mainly reports: the one
-  it gives most evidence for (the earliest in its text on a tie). MatchStories keeps, per event,
-  the current story and the time of its last report; a report more than the horizon (72 h by
+  it states most fields of (a list of regions is one; the claimant none), the earliest in its
+  text on a tie. MatchStories keeps, per event, the current story and the time of its last report
+  (of every article that reports the event, mainly or not, so that an event's story is the same
+  for all); a report more than the horizon (72 h by
   default) after the last one starts a new story. Reports are buffered and handled in event-time
   order (a watermark timer releases them), so the stories do not depend on arrival order, and
   an expiry timer drops an event's state once the horizon has passed: memory holds the events
@@ -90,16 +92,23 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
 
 
-def _main_event(element: tuple[str, Iterable[tuple]]) -> TimestampedValue:  # KV at its event time
-    """(event_id, (reported_at, article_id)) of the event the article says most about, at the
-    report's event time."""
+def _reports(element: tuple[str, Iterable[tuple]]) -> Iterator[TimestampedValue]:  # KVs at their event time
+    """(event_id, (reported_at, article_id, main)) for every event the article reports; `main`
+    marks the one it mainly reports: the one it states most fields of, then the earliest in its text.
+    Every report moves its event's story on; only the main one gives the
+    article its story."""
     article_id, reports = element
-    _, _, event_id, reported_at = min(reports, key=lambda r: r[:3])
-    return TimestampedValue((event_id, (reported_at, article_id)), Timestamp.from_utc_datetime(reported_at))
+    reports = list(reports)
+    main = min(reports, key=lambda r: r[:3])
+    for report in reports:
+        _, _, event_id, reported_at = report
+        value = (event_id, (reported_at, article_id, report is main))
+        yield TimestampedValue(value, Timestamp.from_utc_datetime(reported_at))
 
 
 class MatchStories(beam.DoFn):
-    """Per event id: (event_id, (reported_at, article_id)) -> (day of the report, (article_id, story_id)).
+    """Per event id: (event_id, (reported_at, article_id, main)) -> (day of the report, (article_id,
+    story_id)) for the reports that are their article's main one.
 
     State: the reports waiting for the watermark, the current story and its last report time.
     When the horizon has passed the state is dropped, counted (story_state_expired) and the
@@ -119,13 +128,13 @@ class MatchStories(beam.DoFn):
 
     def process(
         self,
-        element: tuple[str, tuple[datetime, str]],
+        element: tuple[str, tuple[datetime, str, bool]],
         pending: Any = beam.DoFn.StateParam(PENDING),
         release: Any = beam.DoFn.TimerParam(RELEASE),
     ) -> Iterator[tuple[str, str]]:
-        event_id, (reported_at, article_id) = element
-        pending.add((reported_at, article_id, event_id))
-        earliest = min(at for at, _, _ in pending.read())
+        event_id, (reported_at, article_id, main) = element
+        pending.add((reported_at, article_id, event_id, main))
+        earliest = min(at for at, *_ in pending.read())
         release.set(due(earliest))
         return iter(())
 
@@ -167,12 +176,13 @@ class MatchStories(beam.DoFn):
         if not ready:
             return
         current = story.read()
-        for at, article_id, event_id in ready:
+        for at, article_id, event_id, main in ready:
             if current is None or at - current[1] > self._horizon:
                 current = (story_of_event(event_id, at), at)
                 self._new.inc()
             current = (current[0], max(current[1], at))
-            yield story_day(at), (article_id, current[0])
+            if main:
+                yield story_day(at), (article_id, current[0])
         story.write(current)
         expire.set(due(current[1] + self._horizon))
         pending.clear()
@@ -252,7 +262,7 @@ class AssignStories(beam.PTransform):
         leads = (
             inputs["reports"]
             | "GroupReports" >> beam.GroupByKey()
-            | "MainEvent" >> beam.Map(_main_event).with_output_types(tuple[str, tuple[datetime, str]])
+            | "MainEvent" >> beam.FlatMap(_reports).with_output_types(tuple[str, tuple[datetime, str, bool]])
             | "MatchStories" >> beam.ParDo(MatchStories(self._horizon)).with_outputs(EXPIRED, main="stories")
         ).stories
         articles = inputs["articles"] | "KeyByDay" >> beam.Map(lambda a: (story_day(reported_at(a)), to_wire(a)))

@@ -25,13 +25,23 @@ from typing import TYPE_CHECKING, Any
 import transforms.extraction.types  # noqa: F401  (registers the event types, in order)
 from transforms.extraction.dates import local_date
 from transforms.extraction.numbers import digits, normalize_numbers
-from transforms.extraction.registry import ALL_FIELDS, EVENT_FIELDS, EVENT_TYPES, EventType, Field, Mention, register
+from transforms.extraction.registry import (
+    ALL_FIELDS,
+    BASES,
+    EVENT_FIELDS,
+    EVENT_TYPES,
+    EventType,
+    Field,
+    Mention,
+    register,
+)
 
 if TYPE_CHECKING:
     from transforms.extraction.mentions import extract_mentions
 
 __all__ = [
     "ALL_FIELDS",
+    "BASES",
     "EVENT_FIELDS",
     "EVENT_TYPES",
     "EventType",

@@ -56,6 +56,9 @@ def resolve_date(texts: list[str], anchor: datetime, overnight_event: bool, cont
     for text in texts:
         if "yesterday" in text or ("last night" in text and not overnight_event):
             return day - timedelta(days=1)
+        holiday = _HOLIDAY.search(text)
+        if holiday and _recent(day, *HOLIDAYS[holiday.group(0)]):
+            return _recent(day, *HOLIDAYS[holiday.group(0)])
         for m in _EXPLICIT_DATE.finditer(text):
             if not (m.group(1) or m.group(4)):
                 continue
@@ -72,6 +75,12 @@ def resolve_date(texts: list[str], anchor: datetime, overnight_event: bool, cont
     return found + timedelta(days=1) if ((overnight and shift) or night) and back > 0 else found
 
 
+# holidays on a fixed date name a day as well as "25 December" does: "a Christmas Day assault"
+HOLIDAYS = {
+    "christmas eve": (12, 24), "christmas day": (12, 25), "christmas morning": (12, 25), "christmas": (12, 25),
+    "new year's eve": (12, 31), "new year's day": (1, 1), "new year's night": (1, 1),
+}  # fmt: skip
+_HOLIDAY = re.compile("|".join(sorted(map(re.escape, HOLIDAYS), key=len, reverse=True)))
 _INTO_WEEKDAY = re.compile(r"\b(?:night|overnight) (?:from \w+ )?(?:to|into) (" + "|".join(WEEKDAYS) + r")\b")
 _RANGE_BEFORE = re.compile(r"\b(?:until|till|through|to|ending|starting|from|by|next|before)\b[^,.;]{0,15}$")
 _SAID_BEFORE = re.compile(r"\b(?:said|says|reported|announced|told|statement|update|added)\b[^,.;]{0,20}$")

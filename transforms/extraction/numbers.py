@@ -53,7 +53,7 @@ _ONE_MISSILE = re.compile(
     r"(?! (?:attacks?|strikes?|barrage|alert|threat|danger|defen[cs]e|systems?|launch|salvo|wave|debris|fragments?|"
     r"wreckage|warning|carrier|component|production|program|programme|shield|units?)))"
 )
-_VAGUE_AND = re.compile(r"(\b#+ (?:[a-z-]+ ){0,3}?(?:drones|uavs|missiles|shaheds) and )(\d+)\b")
+_VAGUE_AND = re.compile(r"((?<![\w#])#+ (?:[a-z-]+ ){0,3}?(?:drones|uavs|missiles|shaheds) and )(\d+)\b")
 _OPEN_ENDED = re.compile(r"\b\d+-(?:plus|odd)\b|\b\d+ or (?:so|more)\b")
 _OPEN_ENDED_WORDS = ("-plus", "-odd", " or so", " or more")
 _DIGIT = re.compile(r"\d")

@@ -10,7 +10,7 @@ the schemas can read the registry cheaply.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,28 +39,40 @@ class EventType:
     # Whether a sentence speaks of this type; the analysis records it in Sentence.topics, so that
     # assembling reads only those sentences. None: the assembly reads the sentence analysis itself.
     topic: Callable[[Sentence], bool] | None = None
+    # A total and the parts it sums: a figure stated for the first part that equals another figure
+    # of that part plus one of the others is the total ("intercepted 711" = 296 shot down + 415
+    # jammed). The assembly and the merge both read it that way.
+    totals: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
 
 
+# How a figure was read, strongest first: a figure stated as such; a lower bound ("at least 7");
+# a number whose object is inferred from the sentence before; the sum of the weapon types named
+# ("a Kinzhal and four Iskander-M"), a part that may not be the whole; one region's figure.
+# MergeEvents prefers the strongest basis any article gives before it counts articles.
+BASES = ("stated", "at_least", "inferred", "part", "regional")
+
+
 @dataclass
 class Mention:
-    """One event as one article reports it."""
+    """One event as one article reports it. Each evidence span also says how its value was
+    read (`basis`, one of BASES)."""
 
     event_type: str
     event_date: date | None  # None when the article has no publication date to resolve it against
     fields: dict[str, Any]
     evidence: list[dict[str, Any]]
 
-    def set(self, name: str, value: Any, sent: Sentence, overwrite: bool = False) -> None:
+    def set(self, name: str, value: Any, sent: Sentence, overwrite: bool = False, basis: str = BASES[0]) -> None:
         if value is None or (self.fields.get(name) is not None and not overwrite):
             return
         self.fields[name] = value
         text, start, end = sent.evidence
         self.evidence = [e for e in self.evidence if e["field"] != name]
-        self.evidence.append({"field": name, "text": text, "start": start, "end": end})
+        self.evidence.append({"field": name, "text": text, "start": start, "end": end, "basis": basis})
 
 
 EVENT_TYPES: dict[str, EventType] = {}  # name -> type, in the order they were registered

@@ -96,6 +96,14 @@ _WHEN = re.compile(
     r"\b(?:overnight|last night|this morning|early hours|on (?:monday|tuesday|wednesday|thursday|friday|"
     r"saturday|sunday)|yesterday|today)\b"
 )
+# "launching over 70 missiles and 100 drones" (normalize_numbers hides vague amounts as #): an
+# attack reported without exact figures is still an attack, so its article joins the night's event
+_VAGUE_COUNT = re.compile(r"(?<![\w#])#+ (?:[a-z-]+ ){0,3}?(?:drones|uavs|missiles|shaheds)\b")
+# a tally over a period, not one attack: "over the same three months", "this year", "since May"
+_PERIOD = re.compile(
+    r"\b(?:over|in|during|for) the (?:same |past |last |previous )?(?:#+ |few |several )?(?:days|weeks|months|years)\b|"
+    r"\bthis (?:week|month|year)\b|\bsince\b|\bbetween the\b|\bso far\b|\bin total\b"
+)
 _HABITUAL = re.compile(r"\b(?:repeatedly|regularly|often|frequently|almost daily|every night|routinely|have been)\b")
 _ATTACK_WORDS = re.compile(r"\b(?:drones?|missiles?|attack\w*|strikes?|struck|shelling|air raid)\b")
 
@@ -111,6 +119,7 @@ class Count:
     # but fired 298 drones at Ukraine" holds two attacks), else the sentence's (set by analyse)
     direction: tuple[str, str] | None = None
     bound: bool = False  # "at least 93 missiles": a lower bound, taken when no count is exact
+    hit: bool = False  # "8 missiles struck the dam": the hits on one target, maybe a part of the launches
 
 
 @dataclass
@@ -129,7 +138,8 @@ class Sentence:
     names_weapons: bool = False
     singular_casualties: list[str] = field(default_factory=list)
     topics: set[str] = field(default_factory=set)  # the event types it speaks of (EventType.topic)
-    reported_strike: bool = False  # a strike on a named place at a stated time, even without counts
+    # a strike on a named place at a stated time, or an attack with vague amounts: no counts, but an attack
+    reported_strike: bool = False
 
     @property
     def evidence(self) -> tuple[str, int, int]:
@@ -244,6 +254,11 @@ def _joins_modifiers(tokens: list[str], i: int) -> bool:
     )
 
 
+# "N missiles hit/struck X": the count is the subject, so it counts the hits on X, which may be
+# fewer than the launches ("struck Ukraine with 8 missiles" has the cue first: launched)
+_HIT = re.compile(r"hit|hitting|struck|striking|slammed into")
+
+
 def _cues_in(text: str) -> list[tuple[int, str, int]]:
     """(start, cue, end) of every cue in a clause's text."""
     found = []
@@ -321,9 +336,10 @@ def read_counts(
             elif cues:
                 here, after_number = offsets[j], offsets[j] + len(tok)
                 # the gap between cue and number: "shot down 24 drones launched by" is shot down
-                count.slot = min(
-                    cues, key=lambda c: (here - c[2] if c[0] < here else c[0] - after_number, c[0] < here)
-                )[1]
+                cue = min(cues, key=lambda c: (here - c[2] if c[0] < here else c[0] - after_number, c[0] < here))
+                count.slot = cue[1]
+                # "8 missiles struck the power plant": those that hit it, maybe not all that were launched
+                count.hit = cue[0] > here and bool(_HIT.fullmatch(text, cue[0], cue[2]))
             elif inherited:
                 count.slot = inherited
             if count.slot in ("killed", "injured"):
@@ -448,10 +464,11 @@ def analyse(doc: Doc) -> list[Sentence]:
             ]
         s.topics = {t.name for t in EVENT_TYPES.values() if t.topic and t.topic(s)}
         s.reported_strike = bool(
-            s.places
-            and not s.historical
-            and _STRIKE.search(norm)
-            and _WHEN.search(norm)
+            not s.historical
+            and (
+                (s.places and _STRIKE.search(norm) and _WHEN.search(norm))
+                or (_VAGUE_COUNT.search(norm) and not _PERIOD.search(norm))
+            )
             and not _HABITUAL.search(norm)
             and (ATTACKER_RU_CLAIM.search(norm) or RUSSIA_ATTACKS.search(norm))
         )

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from transforms.extraction.dates import local_date, resolve_date
 from transforms.extraction.places import in_country
-from transforms.extraction.registry import EventType, Field, Mention, register
+from transforms.extraction.registry import BASES, EventType, Field, Mention, register
 
 if TYPE_CHECKING:
     from transforms.extraction.sentences import Count, Sentence
@@ -65,14 +65,23 @@ def air_attacks(sentences: list[Sentence], anchor: datetime) -> list[Mention]:
             elif name in ("killed", "injured"):
                 m.set(name, c.value, s, overwrite=c.value > (m.fields.get(name) or 0))
             else:  # the national figure before a region's, a stated object before an inferred one
-                rank = (regional, c.typed, not c.word, c.bound)
+                rank = (regional, c.typed or c.hit, not c.word, c.bound)
                 candidates.setdefault((c.direction, name), []).append((rank, n, c, s))
     for (direction, name), found in candidates.items():
         rank, n, c, s = min(found, key=lambda f: f[:2])
         value = c.value
-        if c.typed:  # only weapon types named: "a Kinzhal, four Iskander-M and nine Iskander-K" are 14
+        if c.typed and not c.hit:  # only weapon types named: "a Kinzhal, four Iskander-M and nine Iskander-K" are 14
             value = sum(f[2].value for f in found if f[1] == n and f[0] == rank)
-        by_direction[direction].set(name, value, s)
+        basis = next((b for b, weak in zip(BASES[:0:-1], rank, strict=True) if weak), BASES[0])
+        by_direction[direction].set(name, value, s, basis=basis)
+    for (direction, name), found in candidates.items():  # "intercepted 711" beside "296 … and 415 jammed"
+        for total, (part, *others) in AIR_ATTACK.totals.items():
+            m = by_direction[direction]
+            if name == part and m.fields.get(part) is not None:
+                sums = {m.fields[part] + (m.fields.get(o) or 0): o for o in others if m.fields.get(o) is not None}
+                for _, _, c, s in found:
+                    if c.value in sums and c.value != m.fields[part]:
+                        m.set(total, c.value, s)
     for m, name, c, s in all_of:
         m.set(name, m.fields.get(AIR_FIELDS[("launched", c.obj)]), s)
     for s in sentences:  # "a 28-year-old woman was killed": one, when no count says otherwise
@@ -132,5 +141,6 @@ AIR_ATTACK = register(
         ),
         identity=("attacker", "target"),
         assemble=air_attacks,
+        totals={"drones_neutralized_total": ("drones_shot_down", "drones_suppressed")},
     )
 )
