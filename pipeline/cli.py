@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: list[str], out: TextIO) -> int:
-    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     from pipeline.assemble import create_pipeline
     from pipeline.options import NewsmonOptions, UsageError, check_flags
@@ -57,6 +57,8 @@ def run(args: list[str], out: TextIO) -> int:
     except UsageError as e:
         print(f"newsmon: error: {e}", file=sys.stderr)
         return 2
+    if options.view_as(StandardOptions).streaming:
+        return run_stream(pipeline)
     try:
         result = pipeline.run()
         result.wait_until_finish()
@@ -66,6 +68,34 @@ def run(args: list[str], out: TextIO) -> int:
         return 1
     summary = RunSummary.from_metrics(result.metrics().query()["counters"])
     summary.print(out, options.view_as(NewsmonOptions).output)
+    return 0
+
+
+def run_stream(pipeline: Any) -> int:
+    """Run a streaming job until it is stopped: Ctrl-C (SIGINT) or SIGTERM cancels it cleanly
+    (exit 0); what was written stays, and a restart continues it. A job that fails exits 1."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    result = None
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+    except KeyboardInterrupt:
+        print("newsmon: stopping the stream (what was written stays; a restart continues it)", file=sys.stderr)
+        try:
+            if result is not None:
+                result.cancel()
+        except Exception:  # the runner may already be gone
+            logger.debug("cancel failed", exc_info=True)
+        return 0
+    except Exception as e:
+        logger.debug("run failed", exc_info=True)
+        print(f"newsmon: run failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -56,7 +56,7 @@ def choose_runner(options: PipelineOptions) -> None:
         prism.prism_location = local
         return
     if not _download_reachable():
-        raise UsageError(f"--streaming needs Prism, Beam's local runner, and it cannot be downloaded here: {HOW_TO_GET_PRISM}")
+        raise UsageError(f"--streaming needs Prism, Beam's local runner, and cannot download it: {HOW_TO_GET_PRISM}")
 
 
 def find_prism() -> str | None:

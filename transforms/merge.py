@@ -42,17 +42,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
 
 from schemas.records import stable_id
 from transforms.extraction import ALL_FIELDS, BASES, EVENT_TYPES
+from transforms.keyed import FoldInState
 
 logger = logging.getLogger(__name__)
 
 REPORTS = "reports"
+HORIZON = timedelta(hours=72)  # an event key's mentions are kept this long after its last one
 # What identifies an event besides its type and date: each event type declares it (registry).
 IDENTITY: dict[str, tuple[str, ...]] = {name: t.identity for name, t in EVENT_TYPES.items()}
 KEY_SLOTS = 2  # identity slots in every key (empty ones too): the keys, hence the event_ids, of earlier outputs
@@ -285,11 +287,25 @@ class MergeEvents(beam.PTransform):
     "reports": (article_id, (-number of fields stated, offset of the first evidence, event_id, reported_at))
     for AssignStories}."""
 
+    def __init__(self, horizon: timedelta = HORIZON):
+        super().__init__()
+        self._horizon = horizon
+
     def expand(self, mentions: beam.PCollection) -> dict[str, beam.PCollection]:
+        # Keyed state per event key instead of a GroupByKey, so the same stage runs in a stream:
+        # each key is folded again when the watermark passes new mentions, and only versions
+        # (and reports) not emitted before are emitted; a key expires `horizon` after its last
+        # mention. In batch each key is folded once, over all its mentions.
         merged = (
             mentions
             | "KeyByEvent" >> beam.WithKeys(merge_key)
-            | "GroupByEvent" >> beam.GroupByKey()
-            | "FoldVersions" >> beam.FlatMapTuple(fold).with_outputs(REPORTS, main="events")
+            | "FoldVersions" >> FoldInState("events", fold, _output_identity, self._horizon, extra_tags=(REPORTS,))
         )
-        return {"events": merged.events, "reports": merged[REPORTS]}
+        return {"events": merged.main, "reports": merged[REPORTS]}
+
+
+def _output_identity(output: Any) -> tuple:
+    """An events row by (event_id, version); a report by (article_id, event_id)."""
+    if isinstance(output, dict):
+        return ("event", output["event_id"], output["version"])
+    return ("report", output[0], output[1][2])
