@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-from apache_beam.transforms.window import FixedWindows
+from apache_beam.transforms.window import FixedWindows, GlobalWindows
 
 from pipeline.options import (
     NewsmonOptions,
@@ -67,7 +67,11 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     articles = stories | "AssignStories" >> AssignStories(horizon)
     # Next stage, in DESIGN's order: AlertOnEvents.
 
-    rejected = (read["rejected"], normalized["rejected"], marked["rejected"], *late) | "AllRejected" >> beam.Flatten()
+    rejected = [read["rejected"], normalized["rejected"], marked["rejected"], *late]
+    # one windowing for the Flatten (in a stream MarkCopies' rejections are in poll windows,
+    # the others global; Prism panics on a Flatten of both); WriteTable windows them again
+    rejected = [r | f"Unwindowed{i}" >> beam.WindowInto(GlobalWindows()) for i, r in enumerate(rejected)]
+    rejected = rejected | "AllRejected" >> beam.Flatten()
     articles | "WriteArticles" >> WriteTable("articles", output, window, lateness)
     merged["events"] | "WriteEvents" >> WriteTable("events", output, window, lateness)
     rejected | "WriteRejected" >> WriteTable("rejected", output, window, lateness)
