@@ -72,9 +72,9 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     # the others global; Prism panics on a Flatten of both); WriteTable windows them again
     rejected = [r | f"Unwindowed{i}" >> beam.WindowInto(GlobalWindows()) for i, r in enumerate(rejected)]
     rejected = rejected | "AllRejected" >> beam.Flatten()
-    articles | "WriteArticles" >> WriteTable("articles", output, window, lateness)
-    merged["events"] | "WriteEvents" >> WriteTable("events", output, window, lateness)
-    rejected | "WriteRejected" >> WriteTable("rejected", output, window, lateness)
+    articles | "WriteArticles" >> WriteTable("articles", output, window, lateness, streaming)
+    merged["events"] | "WriteEvents" >> WriteTable("events", output, window, lateness, streaming)
+    rejected | "WriteRejected" >> WriteTable("rejected", output, window, lateness, streaming)
     return p
 
 

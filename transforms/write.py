@@ -26,6 +26,7 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 
 from schemas import TABLES, to_arrow
 from transforms.counters import count_written
+from transforms.stream import progress
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +67,10 @@ def _at_event_time(row: dict[str, Any], table: str, timestamp: Any = beam.DoFn.T
 
 
 class _WriteWindow(beam.DoFn):
-    def __init__(self, table: str, output: str):
+    def __init__(self, table: str, output: str, progress: bool = False):
         self._table = table
         self._output = output
+        self._progress = progress
 
     def process(self, element: tuple[str, Iterable[dict[str, Any]]]) -> Iterator[str]:
         folder, rows = element
@@ -81,6 +83,8 @@ class _WriteWindow(beam.DoFn):
             write_parquet(to_arrow(self._table, chunk), path)
             for row in chunk:
                 count_written(self._table, row)
+            if self._progress:  # a stream: one line per window (and late firing) written
+                progress(f"wrote {len(chunk)} {self._table} rows to {self._table}/{folder}/")
             yield path
 
 
@@ -99,8 +103,11 @@ def write_parquet(table: Any, path: str) -> None:
 class WriteTable(beam.PTransform):
     """Rows of one table -> Parquet files in `output/<table>/window_start=…/`; yields the paths."""
 
-    def __init__(self, table: str, output: str, window_seconds: int, allowed_lateness_s: float = 0):
+    def __init__(
+        self, table: str, output: str, window_seconds: int, allowed_lateness_s: float = 0, progress: bool = False
+    ):
         super().__init__()
+        self._progress = progress
         self._table = table
         self._output = output
         self._window_seconds = window_seconds
@@ -122,5 +129,5 @@ class WriteTable(beam.PTransform):
             | "Window" >> window
             | "KeyByWindow" >> beam.ParDo(_KeyByWindow(self._table, self._window_seconds))
             | "GroupByWindow" >> beam.GroupByKey()
-            | "WriteParquet" >> beam.ParDo(_WriteWindow(self._table, self._output))
+            | "WriteParquet" >> beam.ParDo(_WriteWindow(self._table, self._output, self._progress))
         )
