@@ -27,7 +27,15 @@ setup(
         "tzdata",  # Europe/Kyiv for event dates, also where the OS has no tz database
     ],
     extras_require={
-        "dev": ["pytest>=8", "duckdb>=1.1", "ruff==0.17.5", "datasketch==2.0.0"],
+        "dev": [
+            "pytest>=8",
+            "duckdb>=1.1",
+            "ruff==0.17.5",
+            "datasketch==2.0.0",
+            "pillow>=10,<13",  # tests/test_report.py reads Chromium's screenshot of the report page
+            "pandas>=2.2,<4",  # tests/test_readme.py runs the README's reader snippets
+            "polars>=1.10,<3",
+        ],
         "gcp": ["apache-beam[gcp]>=2.77,<2.78"],
     },
     entry_points={"console_scripts": ["newsmon=pipeline.cli:main"]},

@@ -2,6 +2,10 @@
 
     newsmon run --input GLOB … --feed URL|FILE … --feeds-file FILE --output DIR [--window 1h]
                 [any Beam option: --runner …]
+    newsmon report OUT [--html FILE] [--groundtruth CSV]      (pipeline/report.py)
+    newsmon --version
+
+`--help` texts are generated from the options (pipeline/usage.py).
 
 Exit status: 0 on success (also when some inputs were rejected: they are in rejected/),
 2 for bad usage or configuration (one line on stderr), 1 for a failed run.
@@ -15,13 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-USAGE = """usage: newsmon run --input GLOB … | --feed URL|FILE … | --feeds-file FILE … --output DIR
-                   [--window 1h] [--max-bytes 10MB] [--fetch-timeout 20s] [--fetch-retries 2]
-                   [--max-redirects 5] [Beam options, e.g. --runner=PortableRunner …]
-
-Reads news articles and RSS/Atom feeds and writes the articles/ and rejected/ Parquet
-tables under --output, one window_start=… folder per --window. See README.md."""
-
+DEFAULT_BATCH_RUNNER = "FnApiRunner"  # plain DirectRunner tries to download Prism first (pipeline.runners)
 
 logger = logging.getLogger("newsmon")
 
@@ -29,15 +27,24 @@ logger = logging.getLogger("newsmon")
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from pipeline import usage
+
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
+        print(usage.top_help())
         return 0 if argv else 2
+    if argv[0] in ("--version", "-V"):
+        print(usage.version())
+        return 0
     command, args = argv[0], argv[1:]
+    if command == "report":
+        from pipeline import report
+
+        return report.main(args)
     if command != "run":
-        print(f"newsmon: error: unknown command {command!r} (the command is: run)", file=sys.stderr)
+        print(f"newsmon: error: unknown command {command!r} (the commands are: run, report)", file=sys.stderr)
         return 2
     if "-h" in args or "--help" in args:
-        print(USAGE)
+        print(usage.run_help())
         return 0
     return run(args, sys.stderr)
 
@@ -59,9 +66,12 @@ def run(args: list[str], out: TextIO) -> int:
         return 2
     if options.view_as(StandardOptions).streaming:
         return run_stream(pipeline)
+    from pipeline.progress import Progress
+
     try:
-        result = pipeline.run()
-        result.wait_until_finish()
+        with Progress(sys.stderr):
+            result = pipeline.run()
+            result.wait_until_finish()
     except Exception as e:  # a failed run: say what failed in one line, details at DEBUG level
         logger.debug("run failed", exc_info=True)
         print(f"newsmon: run failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
@@ -142,10 +152,12 @@ class RunSummary:
         return all(c["read"] == c["articles"] + c["rejected"] for c in self.by_origin.values())
 
     def print(self, out: TextIO, output: str) -> None:
+        from pipeline.report import plural
+
         read, articles, rejected = self.total("read"), self.total("articles"), self.total("rejected")
         out.write(
-            f"newsmon: read {read} records from {len(self.by_origin)} sources: "
-            f"{articles} articles ({self.copies} copies of another), {rejected} rejected\n"
+            f"newsmon: read {plural(read, 'record')} from {plural(len(self.by_origin), 'source')}: "
+            f"{plural(articles, 'article')} ({plural(self.copies, 'copy')} of another), {rejected} rejected\n"
         )
         width = min(60, max([len(o) for o in self.by_origin] + [6]))
         out.write(f"  {'source':<{width}}  {'read':>7} {'articles':>8} {'rejected':>8}\n")
@@ -159,9 +171,11 @@ class RunSummary:
         if self.events:
             kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.events.items()))
             out.write(f"  event rows (one per event version): {sum(self.events.values())} ({kinds})\n")
-        out.write(f"  spaCy read {self.spacy_articles} articles (exact copies reuse their original's events)\n")
+        out.write(
+            f"  spaCy read {plural(self.spacy_articles, 'article')} (exact copies reuse their original's events)\n"
+        )
         if self.extract_failed:
-            out.write(f"  WARNING: extraction failed on {self.extract_failed} articles (see the log)\n")
+            out.write(f"  WARNING: extraction failed on {plural(self.extract_failed, 'article')} (see the log)\n")
         if not self.balanced:
             out.write("  WARNING: read != articles + rejected for some source; please report this\n")
         written = {"articles": articles, "events": sum(self.events.values()), "rejected": rejected}

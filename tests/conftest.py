@@ -71,3 +71,23 @@ def feed_server():
     base = f"http://127.0.0.1:{server.server_address[1]}"
     yield {"base": base, "refused": f"http://127.0.0.1:{refused}/feed.rss", "agents": seen_agents}
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def samples_output(tmp_path_factory):
+    """OUT of `newsmon run` on the bundled samples (as `make run` makes it), and the run's stderr:
+    shared by the report and README tests, which only read it."""
+    from helpers import SAMPLES, newsmon
+
+    out = tmp_path_factory.mktemp("samples-output") / "out"
+    done = newsmon(
+        "run",
+        "--input",
+        str(SAMPLES / "articles"),
+        "--feeds-file",
+        str(SAMPLES / "feeds" / "feeds.opml"),
+        "--output",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    return out, done.stderr

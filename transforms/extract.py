@@ -21,7 +21,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.copies import is_exact_copy
-from transforms.counters import NAMESPACE
+from transforms.counters import NAMESPACE, tick
 from transforms.extraction import Mention, extract_mentions
 from transforms.nlp import build_nlp, clip
 
@@ -59,6 +59,7 @@ class _Extract(beam.DoFn):
         except Exception:  # find the article that broke the batch; the others go on
             docs = [self._one(a) for a in batch]
         self._processed.inc(len(batch))
+        tick("extracted", len(batch))
         for article, doc in zip(batch, docs, strict=True):
             if doc is None:
                 continue
