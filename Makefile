@@ -45,10 +45,12 @@ format: $(BIN)/newsmon ## apply ruff format and the safe ruff fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~17 min)
+bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~25 min; latency.py builds Prism first)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/dedup.py
+	$(MAKE) $(PRISM)
+	$(BIN)/python bench/latency.py
 
 clean: ## remove the venv, Prism, out/ and caches
 	rm -rf $(VENV) $(OUT) .tools .pytest_cache .ruff_cache *.egg-info

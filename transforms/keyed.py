@@ -150,7 +150,7 @@ class _FoldInState(beam.DoFn):
 
 
 class FoldInState(beam.PTransform):
-    """(key, value) -> what `fold(key, values)` yields, each output once (by `identity`), in the
+    """(key: str, value) -> what `fold(key, values)` yields, each output once (by `identity`), in the
     global window. The output's main tag is "main"; `extra_tags` are fold's tagged outputs;
     EXPIRED carries the keys whose state was dropped. Returns a DoOutputsTuple."""
 
@@ -183,9 +183,9 @@ class FoldInState(beam.PTransform):
             keyed
             | "GlobalWindow" >> beam.WindowInto(GlobalWindows())
             | "Fold"
-            >> beam.ParDo(_FoldInState(self._name, self._fold, self._identity, self._horizon)).with_outputs(
-                EXPIRED, *self._tags, main="main"
-            )
+            >> beam.ParDo(_FoldInState(self._name, self._fold, self._identity, self._horizon))
+            .with_input_types(tuple[str, Any])  # string keys: a deterministic key coder
+            .with_outputs(EXPIRED, *self._tags, main="main")
         )
 
 

@@ -257,9 +257,9 @@ class PollSources(beam.PTransform):
             | "EveryPoll" >> PeriodicImpulse(start_timestamp=start, stop_timestamp=stop, fire_interval=self._interval_s)
             | "EachSource" >> beam.FlatMap(lambda _, sources: [(s.location, s) for s in sources], self._sources)
             | "Poll"
-            >> beam.ParDo(_PollSource(self._fetch, self._horizon_s, self._progress)).with_outputs(
-                REJECTED, main="articles"
-            )
+            >> beam.ParDo(_PollSource(self._fetch, self._horizon_s, self._progress))
+            .with_input_types(tuple[str, SourceSpec])
+            .with_outputs(REJECTED, main="articles")
         )
         return {"articles": polled.articles, "rejected": polled[REJECTED]}
 
