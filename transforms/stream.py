@@ -20,9 +20,10 @@ Pub/Sub (Dataflow users): `--pubsub-subscription projects/P/subscriptions/S` rea
 objects (the .jsonl format) from a subscription with `beam.io.ReadFromPubSub` instead of polling.
 It needs `apache-beam[gcp]` and a Google Cloud project: it cannot be run on these machines.
 
-This module also has the streaming steps that need a clock: `EventTime` (an article's timestamp
-is its `published_at`, else when it was read; too-late articles go to rejected/ as `too_late`)
-and `KnownInOutput` (articles already written to OUT by an earlier run are not processed again).
+This module also has the streaming steps that need a clock or OUT: `EventTime` (an article
+whose window closed more than the allowed lateness ago goes to rejected/ as `too_late`; the
+others travel on at their arrival time) and `SkipKnown` (articles an earlier run wrote to OUT are
+not processed again).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import apache_beam as beam
@@ -48,6 +49,7 @@ from apache_beam.utils.timestamp import MAX_TIMESTAMP
 from schemas import Rejected, SourceSpec
 from schemas.records import REJECTED
 from transforms.counters import NAMESPACE, count_read
+from transforms.extract import reported_at
 from transforms.fetch import CHUNK, FetchConfig, TooLarge, read_file
 from transforms.formats import PARSERS, excerpt, format_of
 
@@ -299,10 +301,6 @@ class _ParseMessage(beam.DoFn):
 # ----------------------------------------------------------------------------- event time
 
 
-def reported_time(article: dict[str, Any]) -> datetime:
-    return article["published_at"] or article["ingested_at"]
-
-
 class _EventTime(beam.DoFn):
     """An article whose window (of the time it reports: published_at, else when it was read)
     ended more than the allowed lateness ago is too late: it goes to rejected/ as `too_late`,
@@ -317,7 +315,7 @@ class _EventTime(beam.DoFn):
         self._too_late = Metrics.counter(NAMESPACE, "too_late|all")
 
     def process(self, article: dict[str, Any]) -> Iterator[Any]:
-        at = reported_time(article)
+        at = reported_at(article)
         seconds = at.timestamp()
         window_end = (seconds // self._window_s + 1) * self._window_s
         if window_end + self._lateness_s < time.time():
@@ -382,7 +380,3 @@ class SkipKnown(beam.PTransform):
             return True
 
         return articles | "NotInOutput" >> beam.Filter(fresh, self._known)
-
-
-def lateness(seconds: float) -> timedelta:
-    return timedelta(seconds=seconds)
