@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-DEFAULT_BATCH_RUNNER = "FnApiRunner"  # plain DirectRunner tries to download Prism first
+DEFAULT_BATCH_RUNNER = "FnApiRunner"  # plain DirectRunner tries to download Prism first (pipeline.runners)
 
 logger = logging.getLogger("newsmon")
 
@@ -55,18 +55,23 @@ def run(args: list[str], out: TextIO) -> int:
 
     from pipeline.assemble import create_pipeline
     from pipeline.options import NewsmonOptions, UsageError, check_flags
+    from pipeline.runners import choose_runner
     from transforms.state import run_lock
 
     try:
         check_flags(args)
         options = PipelineOptions(args)
-        if options.view_as(StandardOptions).streaming:
-            raise UsageError("--streaming: the streaming job is not built yet; run in batch (see README)")
-        if not options.view_as(StandardOptions).runner:
-            options.view_as(StandardOptions).runner = DEFAULT_BATCH_RUNNER
+        choose_runner(options)  # FnApiRunner for batch, Prism for --streaming, unless named
     except UsageError as e:
         print(f"newsmon: error: {e}", file=sys.stderr)
         return 2
+    if options.view_as(StandardOptions).streaming:
+        try:
+            pipeline = create_pipeline(options)
+        except UsageError as e:
+            print(f"newsmon: error: {e}", file=sys.stderr)
+            return 2
+        return run_stream(pipeline)
     from pipeline.progress import Progress
 
     output = options.view_as(NewsmonOptions).output
@@ -87,6 +92,34 @@ def run(args: list[str], out: TextIO) -> int:
             return 1
     summary = RunSummary.from_metrics(result.metrics().query()["counters"])
     summary.print(out, options.view_as(NewsmonOptions).output)
+    return 0
+
+
+def run_stream(pipeline: Any) -> int:
+    """Run a streaming job until it is stopped: Ctrl-C (SIGINT) or SIGTERM cancels it cleanly
+    (exit 0); what was written stays, and a restart continues it. A job that fails exits 1."""
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    result = None
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+    except KeyboardInterrupt:
+        print("newsmon: stopping the stream (what was written stays; a restart continues it)", file=sys.stderr)
+        try:
+            if result is not None:
+                result.cancel()
+        except Exception:  # the runner may already be gone
+            logger.debug("cancel failed", exc_info=True)
+        return 0
+    except Exception as e:
+        logger.debug("run failed", exc_info=True)
+        print(f"newsmon: run failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -68,6 +68,26 @@ class NewsmonOptions(PipelineOptions):
             help="a rules file (YAML): which events alert, and where (webhook, stdout, python); see README",
         )
         group.add_argument(
+            "--poll-interval",
+            dest="poll_interval",
+            default="5m",
+            help="--streaming: how often feeds are polled and input folders listed (default 5m)",
+        )
+        group.add_argument(
+            "--allowed-lateness",
+            dest="allowed_lateness",
+            default="48h",
+            help="--streaming: how long after its window closed an article is still written (to new files "
+            "of its window); later ones go to rejected/ as too_late (default 48h)",
+        )
+        group.add_argument(
+            "--pubsub-subscription",
+            dest="pubsub_subscription",
+            default=None,
+            help="--streaming on Dataflow: read JSON article objects from this Pub/Sub subscription "
+            "(projects/P/subscriptions/S; needs apache-beam[gcp])",
+        )
+        group.add_argument(
             "--spacy-model",
             dest="spacy_model",
             default=None,
@@ -121,6 +141,14 @@ def lsh_partitions(opts: NewsmonOptions) -> int:
     if count < 1:
         raise UsageError(f"--lsh-partitions {opts.lsh_partitions!r}: want at least 1")
     return count
+
+
+def poll_interval(opts: NewsmonOptions) -> float:
+    return parse_duration(opts.poll_interval, "--poll-interval")
+
+
+def allowed_lateness(opts: NewsmonOptions) -> float:
+    return parse_duration(opts.allowed_lateness, "--allowed-lateness")
 
 
 def window_seconds(opts: NewsmonOptions) -> int:
@@ -177,7 +205,7 @@ def sources_from_options(opts: NewsmonOptions) -> list[SourceSpec]:
     sources += [_feed_source(value, value) for value in opts.feed]
     for feeds_file in opts.feeds_file:
         sources += [_feed_source(feed, feed) for feed in read_feeds_file(feeds_file)]
-    if not sources:
+    if not sources and not opts.pubsub_subscription:
         raise UsageError("nothing to read: give --input, --feed or --feeds-file")
     return sources
 

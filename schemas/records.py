@@ -20,6 +20,7 @@ REASONS = {
     "unsupported_format": "a file type newsmon does not read",
     "repeated_record": "the same article (same id and text) was read more than once",
     "parse_error": "the parser raised an unexpected error (a bug or an exotic input)",
+    "too_late": "--streaming: published before its window closed more than --allowed-lateness ago",
 }
 
 

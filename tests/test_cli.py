@@ -197,7 +197,11 @@ def test_bad_input_is_rejected_with_reasons_and_nothing_is_lost(bad_input_run):
         (["--input", "samples/articles", "--output", "o", "--lsh-partitions", "0"], "--lsh-partitions '0'"),
         (["--input", "samples/articles", "--output", "o", "--lsh-partitions", "many"], "--lsh-partitions 'many'"),
         (["--feeds-file", "samples/articles/riga-tram-line.txt", "--output", "o"], "matches no file"),
-        (["--input", "samples/articles", "--output", "o", "--streaming"], "streaming job is not built yet"),
+        (
+            ["--input", "samples/articles", "--output", "o", "--streaming", "--prism_location=no/such/prism"],
+            "make prism",
+        ),
+        (["--input", "samples/articles", "--output", "o", "--streaming", "--runner=FnApiRunner"], "PrismRunner"),
     ],
 )
 def test_bad_usage_exits_2_with_one_line(args, message):

@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import apache_beam as beam
@@ -51,11 +51,13 @@ import pyarrow as pa
 from schemas.records import stable_id
 from schemas.tables import EVENTS
 from transforms.extraction import ALL_FIELDS, BASES, EVENT_FIELDS, EVENT_TYPES
+from transforms.keyed import FoldInState
 
 logger = logging.getLogger(__name__)
 
 REPORTS = "reports"
 CONTINUED = "continued"  # the tag of the latest rows in OUT of the events a run continues
+HORIZON = timedelta(hours=72)  # an event key's mentions are kept this long after its last one
 # What identifies an event besides its type and date: each event type declares it (registry).
 IDENTITY: dict[str, tuple[str, ...]] = {name: t.identity for name, t in EVENT_TYPES.items()}
 KEY_SLOTS = 2  # identity slots in every key (empty ones too): the keys, hence the event_ids, of earlier outputs
@@ -328,22 +330,47 @@ class MergeEvents(beam.PTransform):
     `prior`: (merge key, PriorEvent) of the event versions already in OUT
     (transforms.state.ReadState); the events this run reports again continue from them."""
 
-    def __init__(self, prior: beam.PCollection | None = None):
+    def __init__(self, prior: beam.PCollection | None = None, horizon: timedelta = HORIZON):
         super().__init__()
         self._prior = prior
+        self._horizon = horizon
 
     def expand(self, mentions: beam.PCollection) -> dict[str, beam.PCollection]:
-        keyed = mentions | "KeyByEvent" >> beam.WithKeys(merge_key)
-        if self._prior is None:
-            grouped = keyed | "GroupByEvent" >> beam.GroupByKey()
-        else:
-            grouped = (
-                {"mentions": keyed, "prior": self._prior}
-                | "GroupByEvent" >> beam.CoGroupByKey()
-                | "ReportedAgain" >> beam.FlatMap(_reported_again)
-            )
-        merged = grouped | "FoldVersions" >> beam.FlatMapTuple(fold).with_outputs(REPORTS, CONTINUED, main="events")
-        return {"events": merged.events, "reports": merged[REPORTS], "continued": merged[CONTINUED]}
+        # Keyed state per event key instead of a GroupByKey, so the same stage runs in a stream:
+        # each key is folded again when the watermark passes new mentions, and only versions
+        # (and reports) not emitted before are emitted; a key expires `horizon` after its last
+        # mention. In batch each key is folded once, over all its mentions (and, with `prior`,
+        # the key's versions in OUT, which a key this run does not report leaves untouched).
+        keyed = mentions | "KeyByEvent" >> beam.WithKeys(merge_key) | "TagMentions" >> beam.MapTuple(_tag(MENTION))
+        if self._prior is not None:
+            prior = self._prior | "TagPrior" >> beam.MapTuple(_tag(PRIOR))
+            keyed = (keyed, prior) | "WithPrior" >> beam.Flatten()
+        merged = keyed | "FoldVersions" >> FoldInState(
+            "events", _fold_tagged, _output_identity, self._horizon, extra_tags=(REPORTS, CONTINUED)
+        )
+        return {"events": merged.main, "reports": merged[REPORTS], "continued": merged[CONTINUED]}
+
+
+MENTION, PRIOR = "mention", "prior"
+
+
+def _tag(tag: str) -> Any:
+    return lambda key, value: (key, (tag, value))
+
+
+def _fold_tagged(key: str, values: Iterable[tuple[str, Any]]) -> Iterator[Any]:
+    """fold() over a key's mentions and its versions in OUT; nothing for a key only OUT has."""
+    values = list(values)
+    mentions = [v for tag, v in values if tag == MENTION]
+    if mentions:
+        yield from fold(key, mentions, [v for tag, v in values if tag == PRIOR])
+
+
+def _output_identity(output: Any) -> tuple:
+    """An events row by (event_id, version); a report by (article_id, event_id)."""
+    if isinstance(output, dict):
+        return ("event", output["event_id"], output["version"])
+    return ("report", output[0], output[1][2])
 
 
 # ------------------------------------------------------------- continuing the events in OUT

@@ -40,7 +40,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import TimestampedValue
-from apache_beam.utils.timestamp import Timestamp
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 
 from schemas.records import from_wire, stable_id, to_wire
 from transforms.copies import first_report_order
@@ -48,6 +48,7 @@ from transforms.counters import NAMESPACE
 from transforms.extract import reported_at
 from transforms.extraction import local_date, normalize_numbers
 from transforms.extraction.lexicons import places
+from transforms.keyed import FoldInState, like
 from transforms.merge import story_of_event
 from transforms.minhash import words
 
@@ -106,6 +107,15 @@ def _reports(element: tuple[str, Iterable[tuple]]) -> Iterator[TimestampedValue]
         yield TimestampedValue(value, Timestamp.from_utc_datetime(reported_at))
 
 
+def _reports_fold(article_id: str, reports: list[tuple]) -> Iterator[TimestampedValue]:
+    """_reports as FoldInState calls it (keyed state per article_id instead of a GroupByKey)."""
+    return _reports((article_id, reports))
+
+
+def _report_event(report: tuple[str, tuple]) -> str:
+    return report[0]  # FoldInState gives identities the value, not its TimestampedValue
+
+
 class MatchStories(beam.DoFn):
     """Per event id: (event_id, (reported_at, article_id, main)) -> (day of the report, (article_id,
     story_id)) for the reports that are their article's main one.
@@ -118,6 +128,7 @@ class MatchStories(beam.DoFn):
 
     PENDING = BagStateSpec("pending", PickleCoder())
     STORY = ReadModifyWriteStateSpec("story", PickleCoder())  # (story_id, last report time)
+    ARRIVED = ReadModifyWriteStateSpec("arrived", PickleCoder())  # latest input timestamp (µs)
     RELEASE = TimerSpec("release", TimeDomain.WATERMARK)
     EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
 
@@ -133,14 +144,19 @@ class MatchStories(beam.DoFn):
         release: Any = beam.DoFn.TimerParam(RELEASE),
         story: Any = beam.DoFn.StateParam(STORY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
+        timestamp: Any = beam.DoFn.TimestampParam,
+        arrived: Any = beam.DoFn.StateParam(ARRIVED),
     ) -> Iterator[tuple[str, str]]:
         event_id, (reported_at, article_id, main, *seeded) = element
         if seeded:  # (last report time, "", False, story_id): the event's story in OUT (transforms.state)
             _seed(story, expire, (seeded[0], reported_at), self._horizon)
             return iter(())
         pending.add((reported_at, article_id, event_id, main))
+        arrived.write(max(arrived.read() or MIN_TIMESTAMP.micros, Timestamp.of(timestamp).micros))
         earliest = min(at for at, *_ in pending.read())
-        release.set(due(earliest))
+        # never before the report came: a timer behind the watermark is not fired by every
+        # runner (FnApiRunner drops it), and in a stream reports come hours after their time
+        release.set(max(due(earliest), Timestamp(micros=arrived.read())))
         return iter(())
 
     @on_timer(RELEASE)
@@ -151,8 +167,9 @@ class MatchStories(beam.DoFn):
         story: Any = beam.DoFn.StateParam(STORY),
         release: Any = beam.DoFn.TimerParam(RELEASE),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
+        arrived: Any = beam.DoFn.StateParam(ARRIVED),
     ) -> Iterator[tuple[str, str]]:
-        yield from self._drain(fired, pending, story, release, expire)
+        yield from self._drain(fired, pending, story, release, expire, arrived)
 
     @on_timer(EXPIRE)
     def expire(
@@ -162,10 +179,11 @@ class MatchStories(beam.DoFn):
         story: Any = beam.DoFn.StateParam(STORY),
         release: Any = beam.DoFn.TimerParam(RELEASE),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
+        arrived: Any = beam.DoFn.StateParam(ARRIVED),
     ) -> Iterator[Any]:
         # Timers set in one round may fire in any order (FnApiRunner): reports due before this
         # moment are handled first, so that a report 1 h after the last one is not orphaned.
-        yield from self._drain(fired, pending, story, release, expire)
+        yield from self._drain(fired, pending, story, release, expire, arrived)
         current = story.read()
         if current and due(current[1] + self._horizon) <= fired:
             story.clear()
@@ -173,9 +191,14 @@ class MatchStories(beam.DoFn):
             yield beam.pvalue.TaggedOutput(EXPIRED, current[0])
 
     def _drain(
-        self, fired: Timestamp, pending: Any, story: Any, release: Any, expire: Any
-    ) -> Iterator[tuple[str, tuple[str, str]]]:
-        """Handle the pending reports up to `fired` in event-time order; re-arm the timers."""
+        self, fired: Timestamp, pending: Any, story: Any, release: Any, expire: Any, arrived: Any
+    ) -> Iterator[TimestampedValue]:
+        """Handle the pending reports up to `fired` in event-time order; re-arm the timers.
+
+        The stories leave at the time their reports came, if that is later than `fired`: in a
+        stream the reports come at their arrival time, hours after the time they report, and
+        the stage that joins them with their articles windows by arrival."""
+        out_at = max(fired, Timestamp(micros=arrived.read() or MIN_TIMESTAMP.micros))
         waiting = sorted(pending.read())
         ready, later = [r for r in waiting if due(r[0]) <= fired], [r for r in waiting if due(r[0]) > fired]
         if not ready:
@@ -187,7 +210,7 @@ class MatchStories(beam.DoFn):
                 self._new.inc()
             current = (current[0], max(current[1], at))
             if main:
-                yield story_day(at), (article_id, current[0])
+                yield TimestampedValue((story_day(at), (article_id, current[0])), out_at)
         story.write(current)
         expire.set(due(current[1] + self._horizon))
         pending.clear()
@@ -274,10 +297,8 @@ class AssignStories(beam.PTransform):
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
         leads = (
-            inputs["reports"]
-            | "GroupReports" >> beam.GroupByKey()
-            | "MainEvent" >> beam.FlatMap(_reports).with_output_types(tuple[str, tuple[datetime, str, bool]])
-        )
+            inputs["reports"] | "MainEvent" >> FoldInState("reports", _reports_fold, _report_event, self._horizon)
+        ).main
         if "seeds" in inputs:  # seeds first in time: at the time of their story's last report
             seeds = inputs["seeds"] | "SeedTimes" >> beam.Map(
                 lambda s: TimestampedValue(s, Timestamp.from_utc_datetime(s[1][0]))
@@ -285,7 +306,7 @@ class AssignStories(beam.PTransform):
             leads = (leads, seeds) | "WithSeeds" >> beam.Flatten().with_output_types(tuple[str, tuple])
         leads = (
             leads | "MatchStories" >> beam.ParDo(MatchStories(self._horizon)).with_outputs(EXPIRED, main="stories")
-        ).stories
+        ).stories | "BackToWindows" >> like(inputs["articles"])
         articles = inputs["articles"] | "KeyByDay" >> beam.Map(lambda a: (story_day(reported_at(a)), to_wire(a)))
         return (
             {"articles": articles, "leads": leads}

@@ -20,11 +20,13 @@ from typing import Any
 import apache_beam as beam
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.trigger import AccumulationMode, AfterCount, AfterWatermark
 from apache_beam.transforms.window import FixedWindows, IntervalWindow, TimestampedValue
-from apache_beam.utils.timestamp import Timestamp
+from apache_beam.utils.timestamp import Duration, Timestamp
 
 from schemas import TABLES, to_arrow
 from transforms.counters import count_written
+from transforms.stream import progress
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +44,33 @@ def event_time(table: str, row: dict[str, Any]) -> Timestamp:
 
 
 class _KeyByWindow(beam.DoFn):
-    def process(self, row: dict[str, Any], window: Any = beam.DoFn.WindowParam) -> Iterator[tuple[str, dict]]:
-        yield window_folder(window), row
+    """(folder of the row's own window, row). In batch that is the Beam window the row is in;
+    in a stream a row may be in a later Beam window than its own (below), never an earlier one."""
+
+    def __init__(self, table: str, window_seconds: int):
+        self._table = table
+        self._window_seconds = window_seconds
+
+    def process(self, row: dict[str, Any]) -> Iterator[tuple[str, dict]]:
+        at = event_time(self._table, row)
+        start = at.micros // 1_000_000 // self._window_seconds * self._window_seconds
+        yield window_folder(IntervalWindow(start, start + self._window_seconds)), row
+
+
+def _at_event_time(row: dict[str, Any], table: str, timestamp: Any = beam.DoFn.TimestampParam) -> TimestampedValue:
+    """The row at its own event time, or at the time it was made when that is later: a new
+    version of an event first seen two days ago is made now, and put back two days it would be
+    behind the watermark, where a runner drops it (its window's lateness is over). Its folder is
+    still that of its own time (_KeyByWindow). In batch every input is at the start of time, so
+    each row is at its own time."""
+    return TimestampedValue(row, max(event_time(table, row), Timestamp.of(timestamp)))
 
 
 class _WriteWindow(beam.DoFn):
-    def __init__(self, table: str, output: str):
+    def __init__(self, table: str, output: str, progress: bool = False):
         self._table = table
         self._output = output
+        self._progress = progress
 
     def process(self, element: tuple[str, Iterable[dict[str, Any]]]) -> Iterator[str]:
         folder, rows = element
@@ -62,6 +83,8 @@ class _WriteWindow(beam.DoFn):
             write_parquet(to_arrow(self._table, chunk), path)
             for row in chunk:
                 count_written(self._table, row)
+            if self._progress:  # a stream: one line per window (and late firing) written
+                progress(f"wrote {len(chunk)} {self._table} rows to {self._table}/{folder}/")
             yield path
 
 
@@ -80,18 +103,31 @@ def write_parquet(table: Any, path: str) -> None:
 class WriteTable(beam.PTransform):
     """Rows of one table -> Parquet files in `output/<table>/window_start=…/`; yields the paths."""
 
-    def __init__(self, table: str, output: str, window_seconds: int):
+    def __init__(
+        self, table: str, output: str, window_seconds: int, allowed_lateness_s: float = 0, progress: bool = False
+    ):
         super().__init__()
+        self._progress = progress
         self._table = table
         self._output = output
         self._window_seconds = window_seconds
+        self._lateness = allowed_lateness_s
 
     def expand(self, rows: beam.PCollection) -> beam.PCollection:
+        # A window is written when the watermark passes its end; rows that come later (within
+        # the allowed lateness) are written as they come, to new files of the same folder
+        # (the file name is a digest of the ids it holds). In batch: one firing per window.
+        window = beam.WindowInto(
+            FixedWindows(self._window_seconds),
+            trigger=AfterWatermark(late=AfterCount(1)),
+            allowed_lateness=Duration(seconds=self._lateness),
+            accumulation_mode=AccumulationMode.DISCARDING,
+        )
         return (
             rows
-            | "EventTime" >> beam.Map(lambda row, table: TimestampedValue(row, event_time(table, row)), self._table)
-            | "Window" >> beam.WindowInto(FixedWindows(self._window_seconds))
-            | "KeyByWindow" >> beam.ParDo(_KeyByWindow())
+            | "EventTime" >> beam.Map(_at_event_time, self._table)
+            | "Window" >> window
+            | "KeyByWindow" >> beam.ParDo(_KeyByWindow(self._table, self._window_seconds))
             | "GroupByWindow" >> beam.GroupByKey()
-            | "WriteParquet" >> beam.ParDo(_WriteWindow(self._table, self._output))
+            | "WriteParquet" >> beam.ParDo(_WriteWindow(self._table, self._output, self._progress))
         )

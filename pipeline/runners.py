@@ -1,0 +1,98 @@
+"""Which runner a job runs on, and where the streaming runner's binary comes from.
+
+Batch runs on the FnApiRunner unless the user names a runner. A streaming run (`--streaming`)
+runs on PrismRunner, Beam's own local runner, unless the user names another (DataflowRunner,
+FlinkRunner, …). Prism is a Go binary that Beam downloads from GitHub at run time; offline it
+cannot, so `make prism` builds it from the Go module of the pinned Beam version into
+`.tools/bin/prism` and newsmon passes that path as `--prism_location` (a local path is used as
+it is: nothing is downloaded). With neither that binary nor the download, the run exits 2
+before any work, saying how to get it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import shutil
+from pathlib import Path
+
+from apache_beam.options.pipeline_options import PipelineOptions, PrismRunnerOptions, StandardOptions
+
+from pipeline.options import UsageError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_RUNNER = "FnApiRunner"  # plain DirectRunner tries to download Prism first
+STREAMING_RUNNER = "PrismRunner"
+PRISM_ENV = "NEWSMON_PRISM"  # an explicit path to a Prism binary, like --prism_location
+HOW_TO_GET_PRISM = "build it with `make prism` (needs Go) or pass --prism_location=PATH"
+_PRISM_NAMES = ("PrismRunner", "prism")
+_DOWNLOAD_CHECK_TIMEOUT_S = 5.0
+
+
+def choose_runner(options: PipelineOptions) -> None:
+    """Set the runner (and Prism's location) on `options`; raise UsageError when a streaming run
+    would need Prism and no binary can be had."""
+    standard = options.view_as(StandardOptions)
+    if not standard.streaming:
+        standard.runner = standard.runner or DEFAULT_BATCH_RUNNER
+        return
+    runner = standard.runner or STREAMING_RUNNER
+    if runner in ("DirectRunner", "BundleBasedDirectRunner", "FnApiRunner"):
+        # DirectRunner hands streaming jobs to Prism, or falls back silently to the old
+        # BundleBasedDirectRunner when the download fails; FnApiRunner runs no unbounded source.
+        raise UsageError(f"--runner={runner} does not run this streaming job; use PrismRunner (the default)")
+    standard.runner = runner
+    if runner not in _PRISM_NAMES:
+        return  # Dataflow, Flink, …: their own way of running
+    prism = options.view_as(PrismRunnerOptions)
+    if prism.prism_location:
+        if "://" not in prism.prism_location and not os.path.isfile(prism.prism_location):
+            raise UsageError(f"--prism_location {prism.prism_location}: no such file; {HOW_TO_GET_PRISM}")
+        return
+    local = find_prism()
+    if local:
+        prism.prism_location = local
+        return
+    if not _download_reachable():
+        raise UsageError(f"--streaming needs Prism, Beam's local runner, and cannot download it: {HOW_TO_GET_PRISM}")
+
+
+def find_prism() -> str | None:
+    """A local Prism binary: $NEWSMON_PRISM, `.tools/bin/prism` of this checkout or of the
+    working folder, `prism` on PATH, or the binary Beam itself cached in an earlier run."""
+    candidates = [os.environ.get(PRISM_ENV, "")]
+    candidates += [str(Path(__file__).resolve().parents[1] / ".tools/bin/prism"), ".tools/bin/prism"]
+    candidates += [shutil.which("prism") or ""]
+    candidates += [str(_beam_cached_binary())]
+    for path in candidates:
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return os.path.abspath(path)
+    return None
+
+
+def _beam_cached_binary() -> Path:
+    """Where Beam leaves the binary it downloaded (prism_runner.PrismJobServer.BIN_CACHE)."""
+    import apache_beam
+
+    system, machine = platform.system().lower(), platform.machine().lower()
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
+    name = f"apache_beam-v{apache_beam.__version__}-prism-{system}-{arch}"
+    return Path.home() / ".apache_beam/cache/prism/bin" / name
+
+
+def _download_reachable() -> bool:
+    """Whether Beam could download its Prism release (a HEAD request, a few seconds at most)."""
+    import apache_beam
+    import requests
+    from apache_beam.runners.portability.prism_runner import PrismJobServer
+
+    version = "v" + apache_beam.__version__
+    url = PrismJobServer._construct_download_url(version, version, platform.system(), platform.machine())
+    try:
+        response = requests.head(url, timeout=_DOWNLOAD_CHECK_TIMEOUT_S, allow_redirects=True)
+    except requests.RequestException as e:
+        logger.debug("Prism download %s not reachable: %s", url, e)
+        return False
+    return response.status_code == 200

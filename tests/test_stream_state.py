@@ -1,0 +1,111 @@
+"""Streaming semantics on Prism with TestStream: Parquet windows and late data (WriteTable), keyed
+state and its expiry (FoldInState, which MarkCopies, MergeEvents and AssignStories use), and
+too-late articles (EventTime)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import apache_beam as beam
+import pyarrow.parquet as pq
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing import test_stream
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.window import TimestampedValue
+from apache_beam.utils.timestamp import Timestamp
+
+from pipeline.runners import find_prism
+from schemas.records import Rejected
+from transforms.keyed import EXPIRED, FoldInState
+from transforms.stream import EventTime
+from transforms.write import WriteTable
+
+PRISM = find_prism()
+pytestmark = pytest.mark.skipif(PRISM is None, reason="no Prism binary: run `make prism` (make test does)")
+
+T0 = datetime(2025, 3, 14, 6, 0, tzinfo=timezone.utc)
+
+
+def prism() -> PipelineOptions:
+    return PipelineOptions(["--runner=PrismRunner", f"--prism_location={PRISM}", "--streaming"])
+
+
+def at(minutes: float) -> Timestamp:
+    return Timestamp.from_utc_datetime(T0 + timedelta(minutes=minutes))
+
+
+def rejected_row(name: str, minutes: float) -> TimestampedValue:
+    row = Rejected(f"feed-{name}", "empty_text", name).to_row(T0 + timedelta(minutes=minutes), "feed")
+    return TimestampedValue(row, at(minutes))
+
+
+def test_a_window_is_written_when_the_watermark_passes_it_and_late_rows_go_to_new_files(tmp_path: Path):
+    stream = (
+        test_stream.TestStream()
+        .add_elements([rejected_row("a", 1), rejected_row("b", 2)])
+        .advance_watermark_to(at(11))  # the 06:00 window (10 min) is complete
+        .add_elements([rejected_row("late", 3)])  # late for 06:00, within the allowed lateness
+        .add_elements([rejected_row("next", 12)])
+        .advance_watermark_to(at(25))
+        .advance_watermark_to_infinity()
+    )
+    with beam.Pipeline(options=prism()) as p:
+        p | stream | WriteTable("rejected", str(tmp_path), 600, allowed_lateness_s=3600)
+    first = sorted((tmp_path / "rejected" / "window_start=20250314T060000Z").glob("part-*.parquet"))
+    second = sorted((tmp_path / "rejected" / "window_start=20250314T061000Z").glob("part-*.parquet"))
+    details = sorted(sorted(pq.read_table(f).column("detail").to_pylist()) for f in first)
+    assert details == [["a", "b"], ["late"]]  # the on-time firing, then the late row in a file of its own
+    assert [pq.read_table(f).column("detail").to_pylist() for f in second] == [["next"]]
+
+
+def count_values(key: str, values: list[int]) -> list[tuple[str, int]]:
+    return [(key, len(values))]
+
+
+def test_keyed_state_folds_as_the_watermark_passes_and_expires_after_the_horizon():
+    horizon = timedelta(minutes=30)
+    stream = (
+        test_stream.TestStream()
+        .add_elements([TimestampedValue(("k", 1), at(0)), TimestampedValue(("k", 2), at(1))])
+        .advance_watermark_to(at(5))  # folded in event-time order: 1 value, then 2
+        .add_elements([TimestampedValue(("k", 3), at(6))])
+        .advance_watermark_to(at(10))  # folded again: 3 values
+        .advance_watermark_to(at(6 + 30 + 1))  # the horizon after the last value: state dropped
+        .add_elements([TimestampedValue(("k", 4), at(40))])
+        .advance_watermark_to(at(45))  # a fresh start: 1 value
+        .advance_watermark_to_infinity()
+    )
+    with beam.Pipeline(options=prism()) as p:
+        out = p | stream | FoldInState("test", count_values, lambda o: o, horizon)
+        assert_that(out.main, equal_to([("k", 1), ("k", 2), ("k", 3), ("k", 1)]), label="folds")
+        assert_that(out[EXPIRED], equal_to(["k", "k"]), label="expired")
+
+
+def test_an_output_already_emitted_is_not_emitted_again():
+    # a fold that gives the same output for every value set (an event version whose row a later,
+    # unchanging report would only extend) emits it once
+    stream = (
+        test_stream.TestStream()
+        .add_elements([TimestampedValue(("k", 1), at(0))])
+        .advance_watermark_to(at(5))
+        .add_elements([TimestampedValue(("k", 2), at(6))])
+        .advance_watermark_to(at(10))
+        .advance_watermark_to_infinity()
+    )
+    with beam.Pipeline(options=prism()) as p:
+        out = p | stream | FoldInState("test", lambda k, vs: [(k, "version-1")], lambda o: o, timedelta(hours=1))
+        assert_that(out.main, equal_to([("k", "version-1")]))
+
+
+def test_an_article_whose_window_closed_beyond_the_allowed_lateness_is_rejected_as_too_late():
+    now = datetime.now(timezone.utc)
+    article = {"source": "http://127.0.0.1/feed", "origin": "feed", "text": "text", "locator": "entry 0"}
+    fresh = dict(article, published_at=now - timedelta(hours=47), ingested_at=now, article_id="fresh")
+    stale = dict(article, published_at=now - timedelta(hours=50), ingested_at=now, article_id="stale")
+    with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
+        out = p | beam.Create([fresh, stale]) | EventTime(3600, 48 * 3600)
+        assert_that(out["articles"] | beam.Map(lambda a: a["article_id"]), equal_to(["fresh"]), label="on")
+        reasons = out["rejected"] | beam.Map(lambda r: (r["reason"], r["raw_excerpt"]))
+        assert_that(reasons, equal_to([("too_late", "text")]), label="late")

@@ -1,0 +1,203 @@
+"""FoldInState: a GroupByKey-and-fold that also runs in a stream, with keyed state and timers.
+
+A batch GroupByKey waits for the end of its input, which a stream never reaches (in the global
+window its default trigger never fires). FoldInState keeps each key's values in keyed state
+instead and folds them when the watermark has passed them (an event-time timer), in event-time
+order, so the result does not depend on arrival order:
+
+- batch: each key is folded once over all its values: GroupByKey + `fold(key, values)`, which is
+  what the keyed state would give when the watermark jumps to the end of the input (and the
+  FnApiRunner was seen not to fire every timer set at the end of the global window);
+- stream: each time the watermark passes some pending values, the key is folded again over all
+  its values so far, and only outputs not emitted before (by `identity`) are emitted. A key's
+  state is dropped by an expiry timer once no value has come for `horizon` of event time, so
+  memory holds the keys of the last horizon, not the whole stream (counted as
+  `state_expired|<name>`).
+
+Values are kept whole until their key expires; a stage whose values are large should pass
+slim ones (MarkCopies passes `Version`s, not rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.coders import PickleCoder
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import StandardOptions
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.window import GlobalWindow, GlobalWindows, TimestampedValue
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
+
+from transforms.counters import NAMESPACE
+
+EXPIRED = "expired"  # the tag of the keys whose state was dropped
+
+_EARLIEST = MIN_TIMESTAMP + Duration(seconds=1)  # a timer at MIN_TIMESTAMP itself is not allowed
+_END = GlobalWindow().max_timestamp()
+
+
+def _output_key(output: Any) -> Any:
+    output = output.value if isinstance(output, beam.pvalue.TaggedOutput) else output
+    return output.value if isinstance(output, TimestampedValue) else output
+
+
+def _at_release(output: Any) -> Any:
+    """Outputs leave at the release time (the time their values came), not at a timestamp the
+    fold gives them: in a stream an article's report time is hours behind the watermark, and a
+    stage that windows by arrival would take it for late data."""
+    if isinstance(output, beam.pvalue.TaggedOutput) and isinstance(output.value, TimestampedValue):
+        return beam.pvalue.TaggedOutput(output.tag, output.value.value)
+    return output.value if isinstance(output, TimestampedValue) else output
+
+
+class _FoldInState(beam.DoFn):
+    PENDING = BagStateSpec("pending", PickleCoder())  # (timestamp µs, value) not folded yet
+    FOLDED = BagStateSpec("folded", PickleCoder())  # values folded so far
+    EMITTED = ReadModifyWriteStateSpec("emitted", PickleCoder())  # identities of the outputs so far
+    LAST = ReadModifyWriteStateSpec("last", PickleCoder())  # latest value time (µs)
+    RELEASE = TimerSpec("release", TimeDomain.WATERMARK)
+    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+
+    def __init__(
+        self,
+        name: str,
+        fold: Callable[[Any, list[Any]], Iterable[Any]],
+        identity: Callable[[Any], Hashable],
+        horizon: timedelta,
+    ):
+        self._fold = fold
+        self._identity = identity
+        self._horizon = Duration(micros=horizon // timedelta(microseconds=1))
+        self._expired = Metrics.counter(NAMESPACE, f"state_expired|{name}")
+
+    def process(
+        self,
+        element: tuple[Any, Any],
+        timestamp: Any = beam.DoFn.TimestampParam,
+        key: Any = beam.DoFn.KeyParam,
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        release: Any = beam.DoFn.TimerParam(RELEASE),
+    ) -> Iterator[Any]:
+        # Runners keep timers in milliseconds: a value's time is taken down to its millisecond,
+        # so that the timer set for it fires at a time the value counts as due (a timer at
+        # 10:00:00.000999 fires at 10:00:00.000, and a value due after that would wait forever).
+        at = max(Timestamp.of(timestamp), _EARLIEST).micros // 1000 * 1000
+        pending.add((at, element[1]))
+        release.set(Timestamp(micros=min(t for t, _ in pending.read())))
+        return iter(())
+
+    @on_timer(RELEASE)
+    def on_release(
+        self,
+        fired: Any = beam.DoFn.TimestampParam,
+        key: Any = beam.DoFn.KeyParam,
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        folded: Any = beam.DoFn.StateParam(FOLDED),
+        emitted: Any = beam.DoFn.StateParam(EMITTED),
+        last: Any = beam.DoFn.StateParam(LAST),
+        release: Any = beam.DoFn.TimerParam(RELEASE),
+        expire: Any = beam.DoFn.TimerParam(EXPIRE),
+    ) -> Iterator[Any]:
+        waiting = list(pending.read())
+        ready = [v for t, v in waiting if t <= fired.micros]
+        later = sorted((t, v) for t, v in waiting if t > fired.micros) if len(waiting) > len(ready) else []
+        if ready:
+            values = list(folded.read()) + ready
+            seen = emitted.read() or set()
+            for output in self._fold(key, values):
+                identity = self._identity(_output_key(output))
+                if identity not in seen:
+                    seen.add(identity)
+                    yield _at_release(output)
+            emitted.write(seen)
+            for value in ready:
+                folded.add(value)
+            newest = max([t for t, v in waiting if t <= fired.micros] + [last.read() or 0])
+            last.write(newest)
+            if Timestamp(micros=newest) + self._horizon < _END:
+                expire.set(Timestamp(micros=newest) + self._horizon)
+            # else: values at the end of the global window (a batch after BatchElements): the
+            # input ends there, and a timer past it would never fire (FnApiRunner loops on it)
+        pending.clear()
+        for t, v in later:
+            pending.add((t, v))
+        if later:
+            release.set(Timestamp(micros=later[0][0]))
+
+    @on_timer(EXPIRE)
+    def on_expire(
+        self,
+        fired: Any = beam.DoFn.TimestampParam,
+        key: Any = beam.DoFn.KeyParam,
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        folded: Any = beam.DoFn.StateParam(FOLDED),
+        emitted: Any = beam.DoFn.StateParam(EMITTED),
+        last: Any = beam.DoFn.StateParam(LAST),
+    ) -> Iterator[Any]:
+        newest = last.read()
+        if newest is None or Timestamp(micros=newest) + self._horizon > fired or list(pending.read()):
+            return  # a later value moved the expiry on (its own timer is set)
+        folded.clear()
+        emitted.clear()
+        last.clear()
+        self._expired.inc()
+        yield beam.pvalue.TaggedOutput(EXPIRED, key)
+
+
+class FoldInState(beam.PTransform):
+    """(key: str, value) -> what `fold(key, values)` yields, each output once (by `identity`), in the
+    global window. The output's main tag is "main"; `extra_tags` are fold's tagged outputs;
+    EXPIRED carries the keys whose state was dropped. Returns a DoOutputsTuple."""
+
+    def __init__(
+        self,
+        name: str,
+        fold: Callable[[Any, list[Any]], Iterable[Any]],
+        identity: Callable[[Any], Hashable],
+        horizon: timedelta,
+        extra_tags: tuple[str, ...] = (),
+    ):
+        super().__init__()
+        self._name = name
+        self._fold = fold
+        self._identity = identity
+        self._horizon = horizon
+        self._tags = extra_tags
+
+    def expand(self, keyed: beam.PCollection) -> Any:
+        if not keyed.pipeline.options.view_as(StandardOptions).streaming:
+            # Batch: each key is folded once over all its values, which a GroupByKey gives
+            # directly (and the FnApiRunner's timers at the end of the global window do not
+            # fire reliably: some keys were never folded).
+            return (
+                keyed
+                | "GroupByKey" >> beam.GroupByKey()
+                | "Fold" >> beam.FlatMapTuple(self._fold).with_outputs(EXPIRED, *self._tags, main="main")
+            )
+        return (
+            keyed
+            | "GlobalWindow" >> beam.WindowInto(GlobalWindows())
+            | "Fold"
+            >> beam.ParDo(_FoldInState(self._name, self._fold, self._identity, self._horizon))
+            .with_input_types(tuple[str, Any])  # string keys: a deterministic key coder
+            .with_outputs(EXPIRED, *self._tags, main="main")
+        )
+
+
+def like(pcoll: beam.PCollection) -> beam.WindowInto:
+    """A WindowInto that gives a collection the windowing (windows, trigger, lateness) of
+    `pcoll`: after a keyed-state step (global window) a stage goes back to its input's windows.
+    In batch that is the global window again: nothing changes."""
+    w = pcoll.windowing
+    return beam.WindowInto(
+        w.windowfn,
+        trigger=w.triggerfn,
+        accumulation_mode=w.accumulation_mode,
+        allowed_lateness=w.allowed_lateness,
+        timestamp_combiner=w.timestamp_combiner,
+    )
