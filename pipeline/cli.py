@@ -4,7 +4,8 @@
                 [any Beam option: --runner …]
 
 Exit status: 0 on success (also when some inputs were rejected: they are in rejected/),
-2 for bad usage or configuration (one line on stderr), 1 for a failed run.
+2 for bad usage or configuration (one line on stderr), 1 for a failed run, 3 when the run
+ended but every source was rejected (no article at all: all feeds down, say).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from typing import Any, TextIO
 
 USAGE = """usage: newsmon run --input GLOB … | --feed URL|FILE … | --feeds-file FILE … --output DIR
                    [--window 1h] [--max-bytes 10MB] [--fetch-timeout 20s] [--fetch-retries 2]
-                   [--max-redirects 5] [Beam options, e.g. --runner=PortableRunner …]
+                   [--max-redirects 5] [--fetch-deadline 120s]
+                   [Beam options, e.g. --runner=PortableRunner …]
 
 Reads news articles and RSS/Atom feeds and writes the articles/ and rejected/ Parquet
 tables under --output, one window_start=… folder per --window. See README.md."""
 
 DEFAULT_BATCH_RUNNER = "FnApiRunner"  # plain DirectRunner tries to download Prism first
+EXIT_ALL_FAILED = 3  # the run ended, but every source was rejected (all feeds down…): a signal for cron
 
 logger = logging.getLogger("newsmon")
 
@@ -47,16 +50,18 @@ def run(args: list[str], out: TextIO) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     from pipeline.assemble import create_pipeline
-    from pipeline.options import NewsmonOptions, UsageError, check_flags
+    from pipeline.options import NewsmonOptions, UsageError, check_beam_options, check_flags, check_output_writable
 
     try:
-        check_flags(args)
+        args = check_flags(args)
         options = PipelineOptions(args)
         if options.view_as(StandardOptions).streaming:
             raise UsageError("--streaming: the streaming job is not built yet; run in batch (see README)")
         if not options.view_as(StandardOptions).runner:
             options.view_as(StandardOptions).runner = DEFAULT_BATCH_RUNNER
+        check_beam_options(options)
         pipeline = create_pipeline(options)
+        check_output_writable(options.view_as(NewsmonOptions).output)
     except UsageError as e:
         print(f"newsmon: error: {e}", file=sys.stderr)
         return 2
@@ -69,6 +74,9 @@ def run(args: list[str], out: TextIO) -> int:
         return 1
     summary = RunSummary.from_metrics(result.metrics().query()["counters"])
     summary.print(out, options.view_as(NewsmonOptions).output)
+    if summary.every_source_failed:
+        print(f"newsmon: every source failed: no article read (exit {EXIT_ALL_FAILED})", file=sys.stderr)
+        return EXIT_ALL_FAILED
     return 0
 
 
@@ -109,6 +117,11 @@ class RunSummary:
 
     def total(self, kind: str) -> int:
         return sum(counts[kind] for counts in self.by_origin.values())
+
+    @property
+    def every_source_failed(self) -> bool:
+        """Each source gave only rejected records (feeds unreachable, files unreadable…)."""
+        return bool(self.by_origin) and all(c["read"] == c["rejected"] for c in self.by_origin.values())
 
     @property
     def balanced(self) -> bool:
