@@ -38,6 +38,7 @@ bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/dedup.py
+	$(BIN)/python bench/hostile.py
 
 clean: ## remove the venv, out/ and caches
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache *.egg-info

@@ -157,14 +157,13 @@ class Deadline:
         self._timer: threading.Timer | None = None
 
     def __enter__(self) -> Deadline:
-        self._timer = threading.Timer(max(0.0, self.remaining()), self.expire)
-        self._timer.daemon = True
-        self._timer.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        with self._lock:
+            timer = self._timer
+        if timer is not None:
+            timer.cancel()
 
     def remaining(self) -> float:
         return self.at - time.monotonic()
@@ -178,9 +177,15 @@ class Deadline:
         return f"not done within the deadline of {self.seconds:g}s (--fetch-deadline)"
 
     def register(self, sock: socket.socket) -> None:
+        """Shut `sock` down when the deadline passes (the timer starts with the first socket:
+        a file read has none and needs no thread, its reads are checked between chunks)."""
         with self._lock:
             self._sockets.append(sock)
             expired = self.expired
+            if self._timer is None and not expired:
+                self._timer = threading.Timer(max(0.0, self.remaining()), self.expire)
+                self._timer.daemon = True
+                self._timer.start()
         if expired:
             _shutdown(sock)
 
