@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from helpers import newsmon, read_table
@@ -238,6 +239,7 @@ GZIP_BOMB = gzip_of_zeros(200)
 
 class HostileHandler(http.server.BaseHTTPRequestHandler):
     flaky_calls = 0
+    sent: ClassVar[Counter] = Counter()  # bytes of body sent, by path: how much the client really read
 
     def do_GET(self):
         path = self.path
@@ -298,6 +300,7 @@ class HostileHandler(http.server.BaseHTTPRequestHandler):
         chunk = b"<item>" + b"x" * (64 * 1024 - 13) + b"</item>"
         for _ in range(size // len(chunk)):  # generated as sent: the server holds 64 kB
             self.wfile.write(chunk)
+            HostileHandler.sent[self.path] += len(chunk)
 
     def _trickle(self, headers_first: bool) -> None:
         self.wfile.write(b"HTTP/1.0 200 OK\r\n")
@@ -408,6 +411,15 @@ def test_http_rejections_say_why(hostile_run, hostile_server):
     assert "corrupt Content-Encoding" in details(rejected, hostile_server + "/corrupt-gzip")
     assert "after decompression" in details(rejected, hostile_server + "/gzip-bomb")
     assert "HTTP 404" in details(rejected, hostile_server + "/missing")
+
+
+def test_big_bodies_are_not_read_past_the_cap(hostile_run, hostile_server):
+    """The server counts what it could send before the client hung up: a redirect's endless
+    body is not read at all, a 200 MB body only up to --max-bytes (plus socket buffers)."""
+    sent = HostileHandler.sent
+    assert sent["/redirect-with-endless-body"] < 32 * 1024 * 1024, sent
+    assert sent["/huge-streamed"] < MAX_BYTES + 32 * 1024 * 1024, sent
+    assert sent["/huge-declared"] < 32 * 1024 * 1024, sent  # refused on its Content-Length
 
 
 # ----------------------------------------------------------------------------- item 1: dates

@@ -155,7 +155,8 @@ def fetch_url(url: str, config: FetchConfig) -> bytes:
 
 def _get(session: requests.Session, url: str, config: FetchConfig, deadline: Deadline) -> bytes:
     """One attempt: follows redirects itself (requests would read a redirect's whole body into
-    memory, and follow any scheme its adapters know), reads the body through the bounded reader."""
+    memory, and follow any scheme its adapters know) without reading a redirect's body, and
+    reads the body through the bounded reader."""
     headers = {
         "User-Agent": config.user_agent,
         "Accept": "application/rss+xml, application/atom+xml, */*",
@@ -164,8 +165,7 @@ def _get(session: requests.Session, url: str, config: FetchConfig, deadline: Dea
     for _ in range(config.max_redirects + 1):
         deadline.check()
         read_timeout = max(0.001, min(config.timeout_s, deadline.remaining()))
-        response = session.get(url, timeout=(read_timeout, read_timeout), stream=True, headers=headers,
-                               allow_redirects=False)  # fmt: skip
+        response = _send(session, url, headers, read_timeout)
         with response:
             if response.status_code in REDIRECTS and response.headers.get("Location"):
                 target = urljoin(url, response.headers["Location"])
@@ -185,6 +185,22 @@ def _get(session: requests.Session, url: str, config: FetchConfig, deadline: Dea
             body = _RawBody(response.raw)
             return read_capped(decompressing(body, encoding, deadline), config.max_bytes)
     raise FetchFailed(f"more than {config.max_redirects} redirects")
+
+
+def _send(session: requests.Session, url: str, headers: dict[str, str], timeout: float) -> requests.Response:
+    """One GET through the transport adapter itself. Not `session.get(allow_redirects=False)`:
+    Session.send still reads a redirect's whole body (to prepare `response.next`), and a
+    redirect that streams 200 MB would be 200 MB in memory."""
+    prepared = session.prepare_request(requests.Request("GET", url, headers=headers))
+    settings = session.merge_environment_settings(prepared.url, {}, True, None, None)  # proxies from the env
+    return session.get_adapter(prepared.url).send(
+        prepared,
+        stream=True,
+        timeout=(timeout, timeout),
+        verify=settings["verify"],
+        proxies=settings["proxies"],
+        cert=settings["cert"],
+    )
 
 
 class _RawBody:
