@@ -34,7 +34,7 @@ format: $(BIN)/newsmon ## apply ruff format and the safe ruff fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~17 min)
+bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~45 min)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/dedup.py
