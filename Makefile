@@ -45,10 +45,11 @@ format: $(BIN)/newsmon ## apply ruff format and the safe ruff fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~25 min; latency.py builds Prism first)
+bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~50 min; latency.py builds Prism first)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/dedup.py
+	$(BIN)/python bench/hostile.py
 	$(BIN)/python bench/state.py
 	$(MAKE) $(PRISM)
 	$(BIN)/python bench/latency.py

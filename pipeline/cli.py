@@ -8,7 +8,8 @@
 `--help` texts are generated from the options (pipeline/usage.py).
 
 Exit status: 0 on success (also when some inputs were rejected: they are in rejected/),
-2 for bad usage or configuration (one line on stderr), 1 for a failed run.
+2 for bad usage or configuration (one line on stderr), 1 for a failed run, 3 when the run
+ended but every source was rejected (no article at all: all feeds down, say).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 DEFAULT_BATCH_RUNNER = "FnApiRunner"  # plain DirectRunner tries to download Prism first (pipeline.runners)
+EXIT_ALL_FAILED = 3  # the run ended, but every source was rejected (all feeds down…): a signal for cron
 
 logger = logging.getLogger("newsmon")
 
@@ -54,20 +56,22 @@ def run(args: list[str], out: TextIO) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     from pipeline.assemble import create_pipeline
-    from pipeline.options import NewsmonOptions, UsageError, check_flags
+    from pipeline.options import NewsmonOptions, UsageError, check_beam_options, check_flags, check_output_writable
     from pipeline.runners import choose_runner
     from transforms.state import run_lock
 
     try:
-        check_flags(args)
+        args = check_flags(args)
         options = PipelineOptions(args)
         choose_runner(options)  # FnApiRunner for batch, Prism for --streaming, unless named
+        check_beam_options(options)
     except UsageError as e:
         print(f"newsmon: error: {e}", file=sys.stderr)
         return 2
     if options.view_as(StandardOptions).streaming:
         try:
             pipeline = create_pipeline(options)
+            check_output_writable(options.view_as(NewsmonOptions).output)
         except UsageError as e:
             print(f"newsmon: error: {e}", file=sys.stderr)
             return 2
@@ -78,6 +82,7 @@ def run(args: list[str], out: TextIO) -> int:
     with run_lock(output) if output else contextlib.nullcontext():  # one run at a time into one OUT
         try:
             pipeline = create_pipeline(options)  # reads what OUT holds: under the lock
+            check_output_writable(output)
         except UsageError as e:
             print(f"newsmon: error: {e}", file=sys.stderr)
             return 2
@@ -92,6 +97,9 @@ def run(args: list[str], out: TextIO) -> int:
             return 1
     summary = RunSummary.from_metrics(result.metrics().query()["counters"])
     summary.print(out, options.view_as(NewsmonOptions).output)
+    if summary.every_source_failed:
+        print(f"newsmon: every source failed: no article read (exit {EXIT_ALL_FAILED})", file=sys.stderr)
+        return EXIT_ALL_FAILED
     return 0
 
 
@@ -163,6 +171,11 @@ class RunSummary:
 
     def total(self, kind: str) -> int:
         return sum(counts[kind] for counts in self.by_origin.values())
+
+    @property
+    def every_source_failed(self) -> bool:
+        """Each source gave only rejected records (feeds unreachable, files unreadable…)."""
+        return bool(self.by_origin) and all(c["read"] == c["rejected"] for c in self.by_origin.values())
 
     @property
     def balanced(self) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import xml.etree.ElementTree as ET
 from datetime import timedelta
 from typing import Any
 
@@ -44,7 +43,19 @@ class NewsmonOptions(PipelineOptions):
         group.add_argument(
             "--max-bytes", dest="max_bytes", default="10MB", help="largest file or feed read (default 10MB)"
         )
-        group.add_argument("--fetch-timeout", dest="fetch_timeout", default="20s", help="HTTP timeout (default 20s)")
+        group.add_argument(
+            "--fetch-timeout",
+            dest="fetch_timeout",
+            default="20s",
+            help="HTTP timeout per connect and read (default 20s)",
+        )
+        group.add_argument(
+            "--fetch-deadline",
+            dest="fetch_deadline",
+            default="120s",
+            help="overall time for one feed fetch (retries and redirects included) or one file read; "
+            "a slower source is rejected (fetch_failed / read_failed) (default 120s)",
+        )
         group.add_argument(
             "--fetch-retries", dest="fetch_retries", default="2", help="retries on 5xx/network errors (default 2)"
         )
@@ -129,6 +140,7 @@ def fetch_config(opts: NewsmonOptions) -> FetchConfig:
         timeout_s=parse_duration(opts.fetch_timeout, "--fetch-timeout"),
         retries=parse_count(opts.fetch_retries, "--fetch-retries"),
         max_redirects=parse_count(opts.max_redirects, "--max-redirects"),
+        deadline_s=parse_duration(opts.fetch_deadline, "--fetch-deadline"),
     )
 
 
@@ -173,18 +185,92 @@ def output_path(opts: NewsmonOptions) -> str:
     return opts.output.rstrip("/") or "/"
 
 
-def check_flags(argv: list[str]) -> None:
+def check_flags(argv: list[str]) -> list[str]:
     """Reject flags that neither newsmon nor any Beam options class defines (Beam itself only
-    logs and drops them, so a typo like --ouput would otherwise pass unnoticed)."""
+    logs and drops them, so a typo like --ouput would otherwise pass unnoticed).
+
+    Returns argv with `--flag -value` joined into `--flag=-value`, so `--window -1h` gets the
+    flag's own message ("want a positive duration") instead of argparse's "expected one
+    argument"; pass the returned list to PipelineOptions."""
     parser = _OneLineErrors(allow_abbrev=False)
     for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
         cls._add_argparse_args(parser)
+    argv = _join_dash_values(argv, parser)
     _, unknown = parser.parse_known_args(argv)
     flags = [a for a in unknown if a.startswith("-")]
     if flags:
         raise UsageError(f"unknown flag {flags[0].split('=', 1)[0]} (see newsmon run --help)")
     if unknown:
         raise UsageError(f"unexpected argument {unknown[0]!r} (flags take the form --name=value)")
+    return argv
+
+
+def _join_dash_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    takes_value = {
+        flag
+        for action in parser._actions
+        if isinstance(action, (argparse._StoreAction, argparse._AppendAction)) and action.nargs is None
+        for flag in action.option_strings
+    }
+    known = set(parser._option_string_actions)
+    joined: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        following = argv[i + 1] if i + 1 < len(argv) else None
+        if arg in takes_value and following and following.startswith("-") and following.split("=")[0] not in known:
+            joined.append(f"{arg}={following}")
+            i += 2
+            continue
+        joined.append(arg)
+        i += 1
+    return joined
+
+
+def check_beam_options(options: PipelineOptions) -> None:
+    """The runner must exist and Beam's own option validation must pass, checked here (before
+    any work) so that they are usage errors on one line, not a traceback from Pipeline()."""
+    import logging
+
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
+    from apache_beam.runners.runner import create_runner
+
+    name = options.view_as(StandardOptions).runner
+    logging.disable(logging.WARNING)  # Beam logs each problem as a warning before returning it
+    try:
+        try:
+            runner = create_runner(name)
+        except (ValueError, ImportError) as e:
+            raise UsageError(f"--runner={name}: {_first_line(e, 300)}") from None
+        errors = PipelineOptionsValidator(options, runner).validate()
+    finally:
+        logging.disable(logging.NOTSET)
+    if errors:
+        raise UsageError("Beam option validation: " + "; ".join(_first_line(e, 200) for e in errors))
+
+
+def _first_line(e: object, limit: int) -> str:
+    line = next((part.strip() for part in str(e).splitlines() if part.strip()), type(e).__name__)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def check_output_writable(output: str) -> None:
+    """A local --output must be a folder newsmon can write, or one it can create: found out
+    before the run (it used to be found by the last write, after all the work). Other Beam
+    filesystems (gs://, s3://) are left to Beam, which needs credentials to check them."""
+    import tempfile
+
+    if "://" in output:
+        return
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise UsageError(f"--output {output}: is a file, not a folder")
+    try:
+        os.makedirs(output, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output, prefix=".newsmon-probe-"):
+            pass
+    except OSError as e:
+        raise UsageError(f"--output {output}: not a folder newsmon can write ({e.strerror or e})") from None
 
 
 class _OneLineErrors(_BeamArgumentParser):
@@ -229,22 +315,50 @@ def _is_local_dir(value: str) -> bool:
 
 def read_feeds_file(path: str) -> list[str]:
     """Feed URLs or paths from an OPML file or a plain list (one a line, # comments).
-    Relative paths are relative to the file that lists them."""
+    Relative paths are relative to the file that lists them.
+
+    The list is configuration, checked before any work: an entry that is neither an http(s)
+    URL nor a path that matches a file is a usage error naming the list file and the line (a
+    typo there should be fixed, not logged as a rejection every hour). A URL that fails when
+    fetched is a `fetch_failed` row, as for --feed."""
     try:
         with FileSystems.open(path) as f:
             data = f.read()
     except OSError as e:
         raise UsageError(f"--feeds-file {path}: cannot read it ({type(e).__name__})") from e
     if path.lower().endswith(".opml") or data.lstrip().startswith((b"<?xml", b"<opml")):
-        try:
-            root = ET.fromstring(data)
-        except ET.ParseError as e:
-            raise UsageError(f"--feeds-file {path}: not valid OPML ({e})") from e
-        feeds = [o.get("xmlUrl", "").strip() for o in root.iter("outline") if o.get("xmlUrl")]
+        entries = _opml_entries(path, data)
     else:
         lines = data.decode("utf-8", errors="replace").splitlines()
-        feeds = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    if not feeds:
+        entries = [(n, line.strip()) for n, line in enumerate(lines, 1) if line.strip() and line.strip()[0] != "#"]
+    if not entries:
         raise UsageError(f"--feeds-file {path}: lists no feed")
     base = path.rsplit("/", 1)[0] if "/" in path else ""
-    return [f if is_url(f) or f.startswith("/") or not base else FileSystems.join(base, f) for f in feeds]
+    feeds = []
+    for line, entry in entries:
+        feed = entry if is_url(entry) or entry.startswith("/") or not base else FileSystems.join(base, entry)
+        if not is_url(feed) and ("://" in feed.split("/", 1)[0] + "/" or not _matches_a_file(feed)):
+            raise UsageError(
+                f"--feeds-file {path} line {line}: {entry[:100]!r} is neither an http(s) URL nor an existing file"
+            )
+        feeds.append(feed)
+    return feeds
+
+
+def _matches_a_file(value: str) -> bool:
+    try:
+        return any(m.metadata_list for m in FileSystems.match([value]))
+    except Exception:
+        return False
+
+
+def _opml_entries(path: str, data: bytes) -> list[tuple[int, str]]:
+    """(line, xmlUrl) of every outline; lxml without entity expansion or network access."""
+    import lxml.etree
+
+    parser = lxml.etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        root = lxml.etree.fromstring(data, parser)
+    except lxml.etree.XMLSyntaxError as e:
+        raise UsageError(f"--feeds-file {path}: not valid OPML ({e})") from None
+    return [(o.sourceline, o.get("xmlUrl").strip()) for o in root.iter("outline") if (o.get("xmlUrl") or "").strip()]

@@ -15,8 +15,11 @@ REASONS = {
     "no_entries": "a well-formed feed with no entries",
     "too_large": "over --max-bytes",
     "bad_json": "a JSON document or JSONL line that does not parse, or is not an article object",
-    "fetch_failed": "HTTP error, refused connection, timeout or too many redirects",
-    "read_failed": "the file could not be opened or read",
+    "fetch_failed": "HTTP error, refused connection, timeout, --fetch-deadline passed, too many redirects, a redirect "
+    "to a non-HTTP URL or a corrupt Content-Encoding",
+    "read_failed": "the file could not be opened or read (a dangling link, a symlink loop, a corrupt .gz, "
+    "the --fetch-deadline passed)",
+    "special_file": "a FIFO, device, socket or folder where a file was expected: refused, not opened for reading",
     "unsupported_format": "a file type newsmon does not read",
     "repeated_record": "the same article (same id and text) was read more than once",
     "parse_error": "the parser raised an unexpected error (a bug or an exotic input)",

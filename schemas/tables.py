@@ -34,6 +34,9 @@ ARTICLES = pa.schema(
         pa.field("external_id", pa.string()),
         pa.field("locator", pa.string()),
         pa.field("origin", pa.string(), nullable=False),
+        # Why the time the source stated is not `published_at` (an offset of 24 h or more, a
+        # year before 1900, text that is no date): the article is kept, windowed by ingestion.
+        pa.field("published_problem", pa.string()),
     ]
 )
 

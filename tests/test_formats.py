@@ -119,7 +119,8 @@ def test_rss_entries():
     first, second = list(parse_feed(RSS, "feed.rss"))
     assert first["outlet"] == "Kyiv Wire" and first["external_id"] == "kw-1" and first["locator"] == "entry 0"
     assert "Ten drones were shot down" in first["text"] and first["html"] is True
-    assert tuple(first["published"][:5]) == (2025, 3, 14, 4, 40)  # struct_time in UTC
+    assert first["published"] == "Fri, 14 Mar 2025 06:40:00 +0200"  # as stated, for transforms/published.py
+    assert tuple(first["published_parsed"][:5]) == (2025, 3, 14, 4, 40)  # feedparser's reading, the fallback
     assert second["text"] == "Empty item"  # a title-only entry keeps its title as text
 
 

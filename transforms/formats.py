@@ -15,6 +15,7 @@ import codecs
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -85,11 +86,14 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
 def decode_text(data: bytes) -> str | None:
-    """Decode text bytes: BOM, else UTF-8, else Windows-1252, else Latin-1.
+    """Decode text bytes: BOM, else UTF-8, else UTF-16 without a BOM, else Windows-1252.
 
-    Returns None for binary content (NUL bytes, or more than 1% control characters).
-    Windows-1252 is tried before Latin-1 because it is what "Latin-1" text usually is
-    (curly quotes and dashes at 0x80-0x9F); Latin-1 takes the rest, it decodes any byte.
+    UTF-8 that is *mostly* valid (at least 90% of its non-ASCII sequences, say a Ukrainian
+    text with one stray 0xFF byte) is decoded as UTF-8 with the bad bytes replaced (U+FFFD),
+    not as Windows-1252 mojibake. Text with NUL bytes on every other position is UTF-16
+    without a BOM. Windows-1252 comes before Latin-1 because it is what "Latin-1" text usually
+    is (curly quotes and dashes at 0x80-0x9F); Latin-1 takes the bytes cp1252 leaves undefined.
+    Returns None for binary content (other NUL bytes, or more than 1% control characters).
     """
     for bom, encoding in _BOMS:
         if data.startswith(bom):
@@ -97,17 +101,49 @@ def decode_text(data: bytes) -> str | None:
                 return data.decode(encoding)
             except UnicodeDecodeError:
                 return None
-    if b"\x00" in data[:65536]:
-        return None
-    for encoding in ("utf-8", "cp1252", "latin-1"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    if len(_CONTROL.findall(text[:65536])) > 0.01 * min(len(text), 65536):
+    head = data[:65536]
+    if b"\x00" in head:
+        text = _utf16_without_bom(data)
+    else:
+        text = _utf8_mostly(data)
+        if text is None:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                text = data.decode("latin-1")
+    if text is None or len(_CONTROL.findall(text[:65536])) > 0.01 * min(len(text), 65536):
         return None
     return text
+
+
+_MOSTLY = 0.9
+
+
+def _utf8_mostly(data: bytes) -> str | None:
+    """UTF-8 when it decodes, or when at least 90% of its non-ASCII sequences are valid UTF-8
+    (the invalid bytes become U+FFFD); None otherwise."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    good = sum(1 for ch in text if ord(ch) > 0x7F) - text.count("\ufffd")
+    return text if good > 0 and good >= _MOSTLY * (good + bad) else None
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 LE or BE without a BOM: the NUL bytes (high bytes of ASCII characters) sit on
+    one parity, and the text decodes; anything else with NUL bytes is binary."""
+    if len(data) % 2:
+        return None
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    if min(even, odd) > 0.01 * len(data) or max(even, odd) < 0.1 * len(data) / 2:
+        return None
+    try:
+        return data.decode("utf-16-le" if odd > even else "utf-16-be")
+    except UnicodeDecodeError:
+        return None
 
 
 def excerpt(data: bytes | str) -> str:
@@ -239,14 +275,14 @@ def parse_json(data: bytes, source: str) -> Iterator[Record]:
     if text is None:
         yield _not_text(source, data)
         return
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        yield Rejected(source, "bad_json", str(e), excerpt(text))
+    doc = _loads(text)
+    if isinstance(doc, _BadJson):
+        yield Rejected(source, "bad_json", doc.detail, excerpt(text))
         return
     if isinstance(doc, list):
         for i, obj in enumerate(doc):
-            yield _from_object(obj, source, f"item {i}", json.dumps(obj, ensure_ascii=False)[:EXCERPT_CHARS])
+            raw = json.dumps(obj, ensure_ascii=False)[:EXCERPT_CHARS] if isinstance(obj, dict | str) else repr(obj)
+            yield _from_object(obj, source, f"item {i}", raw)
     else:
         yield _from_object(doc, source, None, text)
 
@@ -259,12 +295,29 @@ def parse_jsonl(data: bytes, source: str) -> Iterator[Record]:
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            yield Rejected(source, "bad_json", str(e), excerpt(line), f"line {n}")
+        obj = _loads(line)  # one line's failure is that line's rejection, never the file's
+        if isinstance(obj, _BadJson):
+            yield Rejected(source, "bad_json", obj.detail, excerpt(line), f"line {n}")
             continue
         yield _from_object(obj, source, f"line {n}", line)
+
+
+class _BadJson:
+    def __init__(self, detail: str):
+        self.detail = detail
+
+
+def _loads(text: str) -> Any:
+    """json.loads, with every way it fails as a _BadJson: syntax, nesting deeper than the
+    interpreter's recursion limit (a 100k-deep `[[[…` line), numbers too long to convert."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        return _BadJson(str(e))
+    except RecursionError:
+        return _BadJson("nested too deeply to parse")
+    except ValueError as e:  # e.g. an integer of more than 4300 digits
+        return _BadJson(f"{type(e).__name__}: {e}"[:300])
 
 
 # --------------------------------------------------------------------------- html pages
@@ -328,8 +381,12 @@ def parse_feed(data: bytes, source: str) -> Iterator[Record]:
     if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         yield Rejected(source, "unsupported_format", "JSON Feed: feedparser 6 reads RSS and Atom only", excerpt(data))
         return
+    unsafe = unsafe_entities(data)
+    if unsafe:
+        yield Rejected(source, "malformed_feed", unsafe, excerpt(data))
+        return
     parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=True)
-    if parsed.bozo and "amplification" in str(parsed.bozo_exception):
+    if parsed.bozo and "amplification" in str(parsed.bozo_exception):  # expat's own limit, as a second net
         # expat stopped an entity-expansion bomb ("billion laughs"); what the loose parser
         # would make of the rest is the unexpanded entity names, not news.
         yield Rejected(
@@ -352,11 +409,52 @@ def parse_feed(data: bytes, source: str) -> Iterator[Record]:
             "text": _entry_body(entry) or entry.get("title") or "",
             "url": entry.get("link"),
             "outlet": outlet,
-            "published": entry.get("published_parsed") or entry.get("updated_parsed"),
+            # the string as the feed states it, for transforms/published.py; feedparser's
+            # reading of it only when that parser does not understand the string
+            "published": entry.get("published") or entry.get("updated"),
+            "published_parsed": entry.get("published_parsed") or entry.get("updated_parsed"),
             "external_id": entry.get("id"),
             "locator": f"entry {i}",
             "html": True,
         }
+
+
+# <!ENTITY name "value"> or <!ENTITY % name …> or <!ENTITY name SYSTEM "…"> in a DOCTYPE
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s\"'>]+)\s*(\"[^\"]*\"|'[^']*'|[^>]*)\s*>", re.DOTALL)
+_ENTITY_REF = re.compile(rb"&([A-Za-z_:][\w.:-]*);")
+MAX_ENTITY_EXPANSION = 1_000_000  # characters that declared entities may add to a feed
+MAX_ENTITIES = 1_000
+
+
+def unsafe_entities(data: bytes) -> str | None:
+    """Why a feed's DOCTYPE is an attack rather than news, or None.
+
+    Feeds have no use for entities of their own beyond a few characters. Entities defined
+    through other entities ("billion laughs", in any layout: feedparser drops those it finds
+    unsafe and its loose parser then stores "&lol9" as the text), more than 1,000 entities,
+    and plain entities whose references would add more than 1,000,000 characters
+    ("quadratic blowup": one 100 kB entity referenced 100,000 times, which feedparser's loose
+    parser expands in memory) all make the feed `malformed_feed`, before any XML parser runs.
+    """
+    first_element = re.search(rb"<[A-Za-z]", data)
+    head = data[: first_element.start()] if first_element else data
+    if b"<!ENTITY" not in head:
+        return None
+    declarations = _ENTITY_DECL.findall(head)
+    if len(declarations) > MAX_ENTITIES:
+        return f"DOCTYPE declares {len(declarations)} entities (more than {MAX_ENTITIES})"
+    references = Counter(_ENTITY_REF.findall(data, len(head)))  # one pass over the body
+    expansion = 0
+    for parameter, name, value in declarations:
+        if parameter or value[:1] not in (b'"', b"'"):
+            continue  # external and parameter entities: expat neither fetches nor expands them here
+        if _ENTITY_REF.search(value):
+            shown = name.decode("utf-8", "replace")[:40]
+            return f"entity expansion attack: entity {shown} is defined through other entities"
+        expansion += (len(value) - 2) * references[name]
+        if expansion > MAX_ENTITY_EXPANSION:
+            return f"entity expansion of more than {MAX_ENTITY_EXPANSION} characters (quadratic blowup)"
+    return None
 
 
 def _entry_body(entry: Any) -> str:

@@ -7,25 +7,22 @@ language, and the stable `article_id` / `content_hash`.
 
 from __future__ import annotations
 
-import calendar
-import email.utils
 import hashlib
 import html
 import re
-import time
 import unicodedata
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import apache_beam as beam
 import lxml.etree
 import lxml.html
-from dateutil import parser as dateutil_parser
 
 from schemas import Rejected
 from schemas.records import REJECTED, stable_id
+from transforms import published
 
 # ----------------------------------------------------------------------------- text
 
@@ -117,43 +114,10 @@ def outlet_from_url(url: str | None) -> str | None:
 
 # ----------------------------------------------------------------------------- dates
 
-_EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)
-
 
 def parse_published(value: Any) -> datetime | None:
-    """A publication time in UTC from what sources give: ISO 8601 (a bare date is midnight
-    UTC), RFC 822, feedparser's struct_time (UTC), or free text dateutil understands.
-    Naive times are taken as UTC. Unparseable or absurd values give None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, time.struct_time):
-        dt = datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
-    elif isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        dt = datetime(value.year, value.month, value.day)
-    else:
-        dt = _parse_date_string(str(value).strip())
-        if dt is None:
-            return None
-    dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
-    latest = datetime.now(timezone.utc).replace(year=datetime.now(timezone.utc).year + 2)
-    return dt if _EARLIEST <= dt <= latest else None
-
-
-def _parse_date_string(s: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(s)
-    except ValueError:
-        pass
-    try:
-        return email.utils.parsedate_to_datetime(s)
-    except (TypeError, ValueError, IndexError):
-        pass
-    try:
-        return dateutil_parser.parse(s)
-    except (ValueError, OverflowError):
-        return None
+    """A publication time in UTC, or None (transforms/published.py says why, and never raises)."""
+    return published.parse_published(value)[0]
 
 
 # ----------------------------------------------------------------------------- language
@@ -187,13 +151,15 @@ def normalize(raw: dict[str, Any]) -> dict[str, Any] | Rejected:
         return Rejected(raw["source"], "empty_text", "no text after normalization", "", raw.get("locator"))
     url = canonical_url(raw.get("url"))
     outlet = clean_text(raw.get("outlet")) or outlet_from_url(url)
+    published_at, published_problem = published.parse_published(raw.get("published"), raw.get("published_parsed"))
     return {
         "article_id": article_id(url, outlet, text),
         "url": url,
         "outlet": outlet,
         "title": clean_text(raw.get("title"), raw.get("html", False)) or None,
         "text": text,
-        "published_at": parse_published(raw.get("published")),
+        "published_at": published_at,
+        "published_problem": published_problem,
         "ingested_at": raw["ingested_at"],
         "source": raw["source"],
         "language": detect_language(text),

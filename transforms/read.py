@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.io.filesystem import FileSystem
 from apache_beam.io.filesystems import FileSystems
 
 from schemas import Rejected, SourceSpec
 from schemas.records import REJECTED
+from transforms.bounded import ReadError
 from transforms.counters import count_read
-from transforms.fetch import FetchConfig, FetchFailed, TooLarge, fetch_url, read_file
+from transforms.fetch import FetchConfig, FetchFailed, NotAFile, TooLarge, fetch_url, read_file
 from transforms.formats import PARSERS, excerpt, format_of
 
 logger = logging.getLogger(__name__)
@@ -26,9 +30,39 @@ class _ExpandSources(beam.DoFn):
         if spec.kind == "url":
             yield spec, None
             return
+        if "://" not in spec.location:
+            for path, size in list_local(spec.location):
+                yield SourceSpec("file", path, spec.origin, spec.fmt), size
+            return
         for match in FileSystems.match([spec.location]):
             for meta in match.metadata_list:
                 yield SourceSpec("file", meta.path, spec.origin, spec.fmt), meta.size_in_bytes
+
+
+def list_local(pattern: str) -> Iterator[tuple[str, int | None]]:
+    """The local files a Beam glob matches, as Beam's LocalFileSystem lists them (os.walk, no
+    symlinked folders followed), but with the entries Beam drops silently kept: a dangling
+    link or a symlink loop comes with size None, is read, and becomes a `read_failed` row
+    instead of vanishing. Special files (FIFOs, devices) are listed and refused when read."""
+    if not any(c in pattern for c in "*?["):
+        if os.path.lexists(pattern):
+            yield pattern, _size(pattern)
+        return
+    regex = re.compile(FileSystem.translate_pattern(pattern))
+    prefix = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+    root = prefix if prefix.endswith("/") else os.path.dirname(prefix) or "."
+    for folder, _, names in os.walk(root):
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            if regex.match(path):
+                yield path, _size(path)
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None  # read_file says why, as a read_failed row
 
 
 class _ReadSource(beam.DoFn):
@@ -56,22 +90,36 @@ class _ReadSource(beam.DoFn):
             if spec.kind == "url":
                 data = fetch_url(where, self._fetch)
             else:
-                data = read_file(where, size, self._fetch.max_bytes)
+                data = read_file(where, size, self._fetch)
         except TooLarge as e:
             return [Rejected(where, "too_large", str(e))]
         except FetchFailed as e:
             return [Rejected(where, "fetch_failed", str(e))]
+        except NotAFile as e:
+            return [Rejected(where, "special_file", str(e))]
+        except ReadError as e:
+            return [Rejected(where, "read_failed", str(e))]
         except OSError as e:
             return [Rejected(where, "read_failed", f"{type(e).__name__}: {e}")]
         fmt = spec.fmt or format_of(where, data)
         if fmt is None:
             return [Rejected(where, "unsupported_format", "unknown extension and not text", excerpt(data))]
-        try:
-            # A list, so a parser error surfaces here and not half-way through the output.
-            return list(PARSERS[fmt](data, where))
-        except Exception as e:  # dead letter: the record is kept with its error, the run goes on
-            logger.warning("%s: %s parser failed: %r", where, fmt, e)
-            return [Rejected(where, "parse_error", f"{fmt}: {type(e).__name__}: {e}", excerpt(data))]
+        return parse_isolated(fmt, data, where)
+
+
+def parse_isolated(fmt: str, data: bytes, where: str) -> list[Any]:
+    """The records of one source; a parser that fails half-way keeps the records it gave so far
+    and adds one `parse_error` for the rest (parsers isolate their own records: a line, an
+    item, an entry; this is the net under them). A list, so the error surfaces here."""
+    records: list[Any] = []
+    try:
+        for record in PARSERS[fmt](data, where):
+            records.append(record)
+    except Exception as e:  # dead letter: the record is kept with its error, the run goes on
+        logger.warning("%s: %s parser failed after %d records: %r", where, fmt, len(records), e)
+        detail = f"{fmt}: {type(e).__name__}: {e}"[:500] + (f" (after {len(records)} records)" if records else "")
+        records.append(Rejected(where, "parse_error", detail, excerpt(data), f"after record {len(records)}"))
+    return records
 
 
 class ReadArticles(beam.PTransform):
