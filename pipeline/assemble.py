@@ -55,9 +55,10 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     lateness = allowed_lateness(opts) if streaming else 0.0
     interval = poll_interval(opts)
 
-    p = beam.Pipeline(options=options)
     if streaming and rules is not None:
         raise UsageError("--alerts with --streaming is not built yet: run the alerts in batch runs into the same OUT")
+
+    p = beam.Pipeline(options=options)
     if not streaming:
         read = p | "ReadArticles" >> ReadArticles(sources, fetch)
     elif opts.pubsub_subscription:
