@@ -20,9 +20,10 @@ FEED_XML = b"""<?xml version="1.0" encoding="utf-8"?>
 def feed_server():
     """A real HTTP server on 127.0.0.1 with a good feed and the usual ways for a fetch to fail."""
     import socket
-    import threading
     import time
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
+
+    from helpers import serving
 
     seen_agents: list[str] = []
 
@@ -62,15 +63,11 @@ def feed_server():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     with socket.socket() as s:  # a port nobody listens on: connections are refused
         s.bind(("127.0.0.1", 0))
         refused = s.getsockname()[1]
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield {"base": base, "refused": f"http://127.0.0.1:{refused}/feed.rss", "agents": seen_agents}
-    server.shutdown()
+    with serving(Handler) as base:
+        yield {"base": base, "refused": f"http://127.0.0.1:{refused}/feed.rss", "agents": seen_agents}
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from helpers import newsmon, read_table
+from helpers import newsmon, read_table, serving
 from test_cli import summary_counts
 
 from transforms.bounded import TooLarge
@@ -320,11 +320,8 @@ class HostileHandler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def hostile_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HostileHandler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving(HostileHandler) as base:
+        yield base
 
 
 def build(case: Case, folder: Path) -> Path:

@@ -19,12 +19,12 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
-from helpers import ROOT, read_table
+from helpers import ROOT, read_table, serving
 
 from pipeline.runners import find_prism
 
@@ -108,12 +108,8 @@ def feeds():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    yield {f"{base}{path}": feed for path, feed in feeds.items()}
-    server.shutdown()
+    with serving(Handler) as base:
+        yield {f"{base}{path}": feed for path, feed in feeds.items()}
 
 
 def start(out: Path, urls: list[str], log: Path) -> subprocess.Popen:

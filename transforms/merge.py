@@ -195,8 +195,13 @@ class _Tally:
         return list(dict.fromkeys(c.value for c in self.claims))
 
     def resolve(self, name: str) -> Any:
-        def strength(value: Any) -> tuple:
-            said = [c for c in self.claims if c.value == value]
+        if name in LATEST_WINS:
+            return max(self.claims, key=lambda c: c.position).value
+        by_value: dict[Any, list[_Claim]] = {}
+        for c in self.claims:
+            by_value.setdefault(c.value, []).append(c)
+
+        def strength(said: list[_Claim]) -> tuple:
             return (
                 -min(c.basis for c in said),  # a stated figure over a bound, a part or a region's
                 len({c.article_id for c in said}),  # then the most articles
@@ -204,9 +209,7 @@ class _Tally:
                 max(c.position for c in said),  # then the latest
             )
 
-        if name in LATEST_WINS:
-            return max(self.claims, key=lambda c: c.position).value
-        return max(self.values(), key=strength)
+        return max(by_value, key=lambda value: strength(by_value[value]))
 
     def evidence(self, value: Any) -> list[dict[str, Any]]:
         kept: list[dict[str, Any]] = []

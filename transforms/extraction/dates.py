@@ -57,8 +57,9 @@ def resolve_date(texts: list[str], anchor: datetime, overnight_event: bool, cont
         if "yesterday" in text or ("last night" in text and not overnight_event):
             return day - timedelta(days=1)
         holiday = _HOLIDAY.search(text)
-        if holiday and _recent(day, *HOLIDAYS[holiday.group(0)]):
-            return _recent(day, *HOLIDAYS[holiday.group(0)])
+        named = holiday and _recent(day, *HOLIDAYS[holiday.group(0)])
+        if named:
+            return named
         for m in _EXPLICIT_DATE.finditer(text):
             if not (m.group(1) or m.group(4)):
                 continue
