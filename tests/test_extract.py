@@ -95,6 +95,20 @@ def attack(nlp, text, **kw):
             "Two ballistic missiles hit the port of Odesa on Friday, killing three people.",
             {"missiles_launched": 2, "killed": 3},
         ),
+        (  # a weapon word before "strikes" counts strikes; "energy infrastructure facilities" are not missiles
+            "Russia fired 45 drones at Ukraine overnight, officials said. The Russians attacked 6 energy "
+            "infrastructure facilities in the Odesa region and launched 12 missile strikes on the Zaporizhzhia region.",
+            {"drones_launched": 45, "missiles_launched": None},
+        ),
+        (  # "drone and missile" modify one noun
+            "Russia carried out 30 drone and missile attacks on the Sumy region overnight, firing 3 missiles at "
+            "the city.",
+            {"drones_launched": None, "missiles_launched": 3},
+        ),
+        (  # a noun of people further on is still people
+            "Two truck drivers were injured when a Russian drone hit the port of Izmail overnight.",
+            {"injured": 2},
+        ),
         (  # an attack told in vague amounts is an attack without figures
             "Russia launched more than 60 missiles and 90 drones at Ukraine overnight, officials said.",
             {"missiles_launched": None, "drones_launched": None},
@@ -106,6 +120,23 @@ def test_attack_phrasings(nlp, text, expected):
     assert (found["attacker"], found["target"]) == ("RUS", "UKR")
     for field, value in expected.items():
         assert found[field] == value, (field, found)
+
+
+def test_each_side_of_a_contrast_keeps_its_direction(nlp):
+    """The clauses after "but" share the direction that side states: the 150 drones, in a
+    clause of their own, are on the side that names Ukraine as the target."""
+    found = events(
+        nlp,
+        "Russia says it shot down 40 Ukrainian drones over its territory, but fired 150 drones and 12 missiles "
+        "at targets in Ukraine overnight, Kyiv said.",
+    )
+    by_direction = {(e["attacker"], e["target"]): e for e in found if e["event_type"] == "air_attack"}
+    assert by_direction[("UKR", "RUS")]["drones_shot_down"] == 40
+    assert by_direction[("UKR", "RUS")]["drones_launched"] is None
+    assert (by_direction[("RUS", "UKR")]["drones_launched"], by_direction[("RUS", "UKR")]["missiles_launched"]) == (
+        150,
+        12,
+    )
 
 
 def test_russian_defence_ministry_claim_is_an_attack_on_russia(nlp):

@@ -189,21 +189,25 @@ def _object_of(tokens: list[str], i: int, through_verb: bool = False) -> str | N
 def _find_object(tokens: list[str], i: int, through_verb: bool = False) -> tuple[str | None, str]:
     """(_object_of, the word that said it)."""
     modifiers_only = True
-    for tok in tokens[i + 1 : i + 7]:
+    in_noun_phrase = True  # only plain words since the number: "136 energy infrastructure facilities"
+    window = tokens[i + 1 : i + 7]
+    for n, tok in enumerate(window):
         kind, _ = weapon_kind(tok)
         if kind:
-            return kind, tok
+            return ("other", window[n + 1]) if _counts_attacks(window, n) else (kind, tok)
         if tok in PEOPLE_WORDS:
             return "people", tok
         if tok in OTHER_WORDS:
             return "other", tok
         if tok in _ANAPHORA:
             return None, ""
-        if modifiers_only and tok not in MODIFIERS:
+        if tok not in MODIFIERS:
             modifiers_only = False
-            if len(tok) > 3 and tok.isalpha() and tok.endswith("s") and not tok.endswith("ss"):
-                if tok not in _NOT_PLURAL_NOUNS:
+            if in_noun_phrase and len(tok) > 3 and tok.isalpha() and tok.endswith("s") and not tok.endswith("ss"):
+                # past the first word, a noun of people is left to the slot: "2 truck drivers were injured"
+                if tok not in _NOT_PLURAL_NOUNS and not (n and tok.endswith(_PEOPLE_ENDINGS)):
                     return "other", tok
+            in_noun_phrase = in_noun_phrase and n < 2 and tok.isalpha() and tok not in _NOT_NOUN_PHRASE
         if tok in ("and", "or") and modifiers_only:  # "13 cruise and ballistic missiles"
             continue
         if tok in {"were", "was"} and through_verb:
@@ -213,6 +217,20 @@ def _find_object(tokens: list[str], i: int, through_verb: bool = False) -> tuple
         if tok in CLAUSE_BREAKS or _is_number(tok) or tok in {".", "were", "was", "had", "have", "has"}:
             return None, ""
     return None, ""
+
+
+_PEOPLE_ENDINGS = ("ers", "ors", "ists", "ians", "ants", "ents")
+# words that end the noun phrase after a number: what follows is not what it counts
+_NOT_NOUN_PHRASE = CLAUSE_BREAKS | OBJECT_SCAN_STOPS | {"of", "from", "to", "into", "across", "during", "for", "with"}
+
+
+def _counts_attacks(window: list[str], n: int) -> bool:
+    """A weapon word used as a modifier of a word that counts something else: "12 missile
+    strikes on Zaporizhzhia", "30 drone and missile attacks" count strikes, not missiles."""
+    rest = window[n:]
+    while len(rest) > 2 and rest[1] in ("and", "or") and weapon_kind(rest[2])[0]:
+        rest = rest[2:]
+    return len(rest) > 1 and not rest[0].endswith("s") and rest[1] in OTHER_WORDS
 
 
 def _is_number(token: str) -> bool:
@@ -228,11 +246,7 @@ def _fits(c: Count) -> bool:
 def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     bounds, start = [], 0
     for i, tok in enumerate(tokens):
-        if (
-            tok in CLAUSE_BREAKS
-            and not (tok == "but" and i and tokens[i - 1] == "all")
-            and not _joins_modifiers(tokens, i)
-        ):
+        if tok in CLAUSE_BREAKS and not _all_but(tokens, i) and not _joins_modifiers(tokens, i):
             if i > start:
                 bounds.append((start, i))
             start = i + 1
@@ -241,12 +255,19 @@ def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     return bounds
 
 
+def _all_but(tokens: list[str], i: int) -> bool:
+    """The "but" of "all but six": no clause break, no contrast."""
+    return tokens[i] == "but" and i > 0 and tokens[i - 1] == "all"
+
+
 def _joins_modifiers(tokens: list[str], i: int) -> bool:
     """ "and" between two modifiers of one noun: "ballistic and cruise missiles", "Shahed and
     decoy drones" (not "88 drones and 128 decoys")."""
     if tokens[i] not in ("and", "or") or i == 0 or i + 1 >= len(tokens) or _is_number(tokens[i + 1]):
         return False
     before = tokens[i - 1]
+    if weapon_kind(before)[0] and not before.endswith("s") and weapon_kind(tokens[i + 1])[0]:
+        return True  # "drone and missile attacks"
     return (before in MODIFIERS or (weapon_kind(before)[1] and not before.endswith("s"))) and before not in (
         "and",
         "of",
@@ -281,6 +302,7 @@ def read_counts(
     inherited: str | None = carried if continues else None
     last_cue: str | None = None
     pending: list[Count] = []  # counts of a clause without a cue: "79 of the missiles and 35 … were brought down"
+    sides = _sides(tokens)
     for start, end in _clauses(tokens):
         clause = tokens[start:end]
         if start and tokens[start - 1] in _CONTRAST:  # "88 were shot down, while 128 vanished": not shot down
@@ -319,9 +341,8 @@ def read_counts(
             predicate_obj = _object_of(clause, j, through_verb=True) if obj is None else None
             if not word and continues:  # "Of them, 74 were destroyed": them, named before
                 word = "them"
-            count = Count(
-                "", obj or "", value, word, obj == "missile" and weapon_kind(word)[1], _stated_direction(text)
-            )
+            direction = _stated_direction(text) or sides.get(start)
+            count = Count("", obj or "", value, word, obj == "missile" and weapon_kind(word)[1], direction)
             count.bound = prev[-2:] == ["at", "least"]
             of_number = len(prev) >= 2 and prev[-1] == "of" and _is_number(prev[-2])  # the 60 in "38 of 60"
             if (
@@ -376,6 +397,22 @@ def read_counts(
 
 
 _CONTRAST = {"while", "whereas", "but"}
+
+
+def _sides(tokens: list[str]) -> dict[int, tuple[str, str]]:
+    """The stated direction of each side of a contrast, by the start of each of its clauses:
+    "Russia says it shot down 110 Ukraine drones, but fired 298 drones and 69 missiles at
+    Ukraine": the 298 drones are in a clause of their own that names no target, yet on the side
+    that does. Empty when the sentence has no contrast (the sentence's direction holds)."""
+    cuts = [i for i, tok in enumerate(tokens) if tok in _CONTRAST and not _all_but(tokens, i)]
+    if not cuts:
+        return {}
+    sides: dict[int, tuple[str, str]] = {}
+    for lo, hi in zip([0, *(c + 1 for c in cuts)], [*cuts, len(tokens)], strict=True):
+        direction = _stated_direction(" ".join(tokens[lo:hi]))
+        if direction:
+            sides.update({start: direction for start, _ in _clauses(tokens) if lo <= start < hi})
+    return sides
 
 
 def _pairs(clause: list[str], j: int) -> bool:
