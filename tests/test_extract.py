@@ -105,6 +105,11 @@ def attack(nlp, text, **kw):
             "the city.",
             {"drones_launched": None, "missiles_launched": 3},
         ),
+        (  # the defender names the target, whatever the sentence before was about
+            "Russia's Defence Ministry confirmed the strikes, saying they hit military-industrial sites. "
+            "Ukrainian air defences intercepted 41 missiles and 60 drones, but the damage was significant.",
+            {"missiles_shot_down": 41, "drones_shot_down": 60},
+        ),
         (  # a noun of people further on is still people
             "Two truck drivers were injured when a Russian drone hit the port of Izmail overnight.",
             {"injured": 2},

@@ -87,7 +87,8 @@ RUSSIA_ATTACKS = re.compile(
     r"russian (?:[a-z-]+ )?(?:forces|troops|army|military|invaders|occupiers|federation)) (?:[a-z]+ ){0,2}?"
     r"(?:attacked|launched|fired|sent|struck|targeted|unleashed|hit|used|deployed|pummel+ed|bombarded)\b|"
     r"\brussian (?:[a-z-]+ ){0,2}?(?:drones?|missiles?|strikes?|attacks?|shaheds?)\b|\b(?:against|at|on) ukraine\b|"
-    r"\bat (?:targets |cities |sites )?(?:in|across) ukraine\b"
+    r"\bat (?:targets |cities |sites )?(?:in|across) ukraine\b|"
+    r"\bukrain(?:ian|e's) (?:air[- ])?defen[cs]es?\b"  # the defender is the target
 )
 
 _WEAPON_WORDS = re.compile(r"drone|missile|uav|shahed")
