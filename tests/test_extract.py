@@ -105,6 +105,25 @@ def attack(nlp, text, **kw):
             "the city.",
             {"drones_launched": None, "missiles_launched": 3},
         ),
+        (  # "N of which" takes the verb after it
+            "Russia launched 47 Shahed drones at Ukraine overnight, 39 of which were downed over six regions.",
+            {"drones_launched": 47, "drones_shot_down": 39},
+        ),
+        (  # "N of the unmanned aerial vehicles"; a verb after "before" is another clause's
+            "Russia launched 27 drones and a cruise missile overnight, the air force said, adding that air "
+            "defences destroyed the missile and 21 of the unmanned aerial vehicles before they reached their targets.",
+            {"drones_launched": 27, "drones_shot_down": 21, "missiles_launched": 1, "missiles_shot_down": 1},
+        ),
+        (  # verb first: "destroyed all of them", "both missiles"
+            "Russia fired 19 drones and 2 missiles at Ukraine overnight, with air defences destroying 15 drones "
+            "and both missiles. A second wave of 6 drones followed, and units shot down all of them.",
+            {"missiles_launched": 2, "missiles_shot_down": 2, "drones_shot_down": 15},
+        ),
+        (  # a relative clause after a list: each was launched and shot down
+            "The air force said the overnight attack on Kyiv included nine Shahed drones and two cruise missiles "
+            "which were shot down.",
+            {"drones_launched": 9, "drones_shot_down": 9, "missiles_launched": 2, "missiles_shot_down": 2},
+        ),
         (  # the defender names the target, whatever the sentence before was about
             "Russia's Defence Ministry confirmed the strikes, saying they hit military-industrial sites. "
             "Ukrainian air defences intercepted 41 missiles and 60 drones, but the damage was significant.",

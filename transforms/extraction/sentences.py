@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -68,6 +68,19 @@ _ALL_OF = re.compile(
     r"\b(?:every one_of|each of|all of|all(?! but)|both of|both)(?: the| them| which| these)?"
     r"(?: (missiles|drones))?\b[^.;]*?"
     r"\b(?:were|was)\s+(?:\w+\s+)?(?:destroyed|shot down|intercepted|downed|brought down)"
+)
+# "destroyed all of them", "destroying 28 drones and both missiles", "destroyed the missile" (the
+# one launched): as many as were launched, said with the verb first
+_ALL_DOWNED = re.compile(
+    r"\b(?:destroy(?:ed|ing)|sh(?:ot|ooting) down|intercept(?:ed|ing)|down(?:ed|ing)|br(?:ought|inging) down)\b"
+    r"(?: [\w-]+){0,4}? (?:all(?: of)? (?:them|the (missiles|drones))|"
+    r"both(?: of)?(?: them| the)?(?: (missiles|drones))?|"
+    r"the (missile|drone)(?! \w*(?:attack|strike|debris|wreckage|fragment)))\b"
+)
+# "8 Shahed drones and 3 cruise missiles which were shot down": each of them launched and shot down
+_WHICH_DOWNED = re.compile(
+    r"((?:\b\d+ (?:[\w-]+ ){0,3}?(?:drones|missiles|uavs|shaheds)\b(?:,? and )?)+),? (?:which|that|all of which) "
+    r"(?:were|was) (?:\w+ )?(?:shot down|destroyed|intercepted|downed|brought down)\b"
 )
 _ALL_BUT = re.compile(r"\ball but (\d+) of (?:the |its |their )?(\d+)\b")
 _ALL_N = re.compile(r"\ball (?:of )?(?:the |its )?(\d+)\b")
@@ -198,6 +211,8 @@ def _find_object(tokens: list[str], i: int, through_verb: bool = False) -> tuple
             return ("other", window[n + 1]) if _counts_attacks(window, n) else (kind, tok)
         if tok in PEOPLE_WORDS:
             return "people", tok
+        if tok in ("vehicle", "vehicles") and n and window[n - 1] == "aerial":  # unmanned aerial vehicles
+            return "drone", tok
         if tok in OTHER_WORDS:
             return "other", tok
         if tok in _ANAPHORA:
@@ -247,7 +262,7 @@ def _fits(c: Count) -> bool:
 def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
     bounds, start = [], 0
     for i, tok in enumerate(tokens):
-        if tok in CLAUSE_BREAKS and not _all_but(tokens, i) and not _joins_modifiers(tokens, i):
+        if tok in CLAUSE_BREAKS and not (_all_but(tokens, i) or _of_which(tokens, i) or _joins_modifiers(tokens, i)):
             if i > start:
                 bounds.append((start, i))
             start = i + 1
@@ -259,6 +274,11 @@ def _clauses(tokens: list[str]) -> list[tuple[int, int]]:
 def _all_but(tokens: list[str], i: int) -> bool:
     """The "but" of "all but six": no clause break, no contrast."""
     return tokens[i] == "but" and i > 0 and tokens[i - 1] == "all"
+
+
+def _of_which(tokens: list[str], i: int) -> bool:
+    """The "which" of "10 of which were downed": the number and its verb are one clause."""
+    return tokens[i] == "which" and i > 0 and tokens[i - 1] == "of"
 
 
 def _joins_modifiers(tokens: list[str], i: int) -> bool:
@@ -386,6 +406,14 @@ def read_counts(
         counts.append(
             Count("shot_down", {"missiles": "missile", "drones": "drone"}.get(m.group(1), last_object or ""), -1)
         )
+    for m in _ALL_DOWNED.finditer(norm):
+        kind = m.group(1) or m.group(2) or m.group(3)
+        counts.append(
+            Count("shot_down", {"missiles": "missile", "drones": "drone"}.get(kind, kind or last_object or ""), -1)
+        )
+    for m in _WHICH_DOWNED.finditer(norm):
+        listed = {int(n) for n in re.findall(r"\b\d+\b", m.group(1))}
+        counts += [replace(c, slot="shot_down") for c in counts if c.slot == "launched" and c.value in listed]
     for m in _ALL_N.finditer(norm):  # "all 13 drones … were destroyed": launched and shot down
         n = int(m.group(1))
         downed = CUE_RE["shot_down"].search(norm)
