@@ -124,6 +124,17 @@ def attack(nlp, text, **kw):
             "which were shot down.",
             {"drones_launched": 9, "drones_shot_down": 9, "missiles_launched": 2, "missiles_shot_down": 2},
         ),
+        (  # more cue words: "consisted of", "shot down or neutralised" (the total), "dropped off radars"
+            "The overnight barrage consisted of 215 drones and 12 missiles, the air force said. Of these, 180 drones "
+            "and 9 missiles were shot down or neutralised. Earlier, radars detected 30 more drones, 20 of which "
+            "dropped off radars.",
+            {"drones_launched": 215, "drones_neutralized_total": 180, "missiles_launched": 12, "missiles_shot_down": 9},
+        ),
+        (  # "barrage munitions" are drones; "99 drones and missiles" counts both together
+            "Russia struck Ukraine with a barrage of 44 drones and missiles overnight. The air force said 31 "
+            "barrage munitions were launched, and 27 of them were destroyed, along with 13 missiles.",
+            {"drones_launched": 31, "drones_shot_down": 27},
+        ),
         (  # the defender names the target, whatever the sentence before was about
             "Russia's Defence Ministry confirmed the strikes, saying they hit military-industrial sites. "
             "Ukrainian air defences intercepted 41 missiles and 60 drones, but the damage was significant.",
@@ -205,6 +216,12 @@ def test_historical_totals_and_other_topics_give_no_attack(nlp, text):
         ("Russian drones struck Sumy on Sunday, killing three people.", "2025-03-09"),
         ("Russia launched 60 drones in the night from Thursday to Friday.", "2025-03-14"),
         ("The toll from Wednesday's missile strike rose to six, officials said on Friday.", "2025-03-12"),
+        # an evening or a late hour before a date: the night after it
+        (
+            "Air defences shot down 41 of the drones Russia launched from the evening of Thursday, March 13.",
+            "2025-03-14",
+        ),
+        ("From 21:00 on March 13, Russia attacked Ukraine with 41 Shahed drones, the Air Force said.", "2025-03-14"),
     ],
 )
 def test_event_dates(nlp, text, date):

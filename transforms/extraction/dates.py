@@ -64,6 +64,8 @@ def resolve_date(texts: list[str], anchor: datetime, overnight_event: bool, cont
             if not (m.group(1) or m.group(4)):
                 continue
             explicit = _recent(day, MONTH_NUMBER[(m.group(2) or m.group(3)).rstrip(".")], int(m.group(1) or m.group(4)))
+            if explicit and overnight_event and _EVENING_BEFORE.search(text[: m.start()]):
+                return explicit + timedelta(days=1)  # "since the evening of Friday, November 8": the 9th
             if explicit:  # an older date is an earlier event the text recalls
                 return explicit
     mentions = [(rank, n, shift, weekday) for n, text in enumerate(texts) for rank, shift, weekday in _weekdays(text)]
@@ -82,6 +84,10 @@ HOLIDAYS = {
     "new year's eve": (12, 31), "new year's day": (1, 1), "new year's night": (1, 1),
 }  # fmt: skip
 _HOLIDAY = re.compile("|".join(sorted(map(re.escape, HOLIDAYS), key=len, reverse=True)))
+# an evening or a late hour just before a date: the night that followed it
+_EVENING_BEFORE = re.compile(
+    r"\b(?:evening|late|(?:1[89]|2[0-3]):\d\d|(?:[6-9]|1[01])(?::\d\d)? ?p\.?m\.?)\b[^.;]{0,25}$"
+)
 _INTO_WEEKDAY = re.compile(r"\b(?:night|overnight) (?:from \w+ )?(?:to|into) (" + "|".join(WEEKDAYS) + r")\b")
 _RANGE_BEFORE = re.compile(r"\b(?:until|till|through|to|ending|starting|from|by|next|before)\b[^,.;]{0,15}$")
 _SAID_BEFORE = re.compile(r"\b(?:said|says|reported|announced|told|statement|update|added)\b[^,.;]{0,20}$")

@@ -66,19 +66,20 @@ CUES = {
     r"lost (?:from|off) radar|disappeared from radar|vanished|disrupted|suppressed|did not reach|"
     r"failed to reach|without (?:causing )?(?:negative )?consequences|lost due to|lost to|were lost|was lost|"
     r"electronic countermeasures|\bew\b|lost\b(?! their lives| power| contact)|locally lost|went astray|"
-    r"(?:fell|fallen|crashed) on their own|unaccounted for|went missing",
+    r"(?:fell|fallen|crashed) on their own|unaccounted for|went missing|dropped off (?:the )?radars?",
     "shot_down": r"shot down|downed|destroyed|intercepted|interception|brought down|taken down|"
     r"eliminated|repelled|were shot|was shot|destroying|shooting down|downing|knocked out|shoot down|downs\b|"
     r"destroy\b|intercept\b|to down\b",
     # "intercepted or jammed 405 drones": all that were stopped, however
     "neutralized": r"neutrali[sz]ed|neutrali[sz]ing|taken out|neutrali[sz]e\b|"
-    r"(?:intercepted|shot down|downed|destroyed) or (?:jammed|suppressed|disabled|lost)|"
+    r"(?:intercepted|shot down|downed|destroyed) or (?:jammed|suppressed|disabled|lost|neutrali[sz]ed)|"
     r"intercepting or (?:jamming|disabling)",
     # "13 missiles and 60 drones hit their targets": not intercepted; no field of its own
     "reached": r"hit (?:their |its )?targets?|reached (?:their |its )?targets?|were not intercepted|got through",
     "launched": r"launched|launching|launch|fired|firing|sent|used|deployed|unleashed|involved|involving|"
     r"attacked|attacking|took part|participated|flew in\b|comprised|included|a total of|barrage of|salvo of|"
-    r"wave of|attack with|attack involving|struck with|targeted (?:with|by)|hit|struck|slammed into",
+    r"wave of|attack with|attack involving|struck with|targeted (?:with|by)|hit|struck|slammed into|consisted of|"
+    r"detected|spotted|tracked|were seen",
     "killed": r"killed|killing|dead|died|death toll|toll|lost their lives|deaths|fatalities|bodies",
     "injured": r"injured|injuring|wounded|wounding|hurt|injuries|hospitali[sz]ed",
 }

@@ -208,10 +208,12 @@ def _find_object(tokens: list[str], i: int, through_verb: bool = False) -> tuple
     for n, tok in enumerate(window):
         kind, _ = weapon_kind(tok)
         if kind:
-            return ("other", window[n + 1]) if _counts_attacks(window, n) else (kind, tok)
+            if _counts_attacks(window, n) or _combined(window, n):
+                return "other", tok
+            return kind, tok
         if tok in PEOPLE_WORDS:
             return "people", tok
-        if tok in ("vehicle", "vehicles") and n and window[n - 1] == "aerial":  # unmanned aerial vehicles
+        if n and (window[n - 1], tok) in _DRONE_PHRASES:  # "unmanned aerial vehicles", "barrage munitions"
             return "drone", tok
         if tok in OTHER_WORDS:
             return "other", tok
@@ -223,7 +225,13 @@ def _find_object(tokens: list[str], i: int, through_verb: bool = False) -> tuple
                 # past the first word, a noun of people is left to the slot: "2 truck drivers were injured"
                 if tok not in _NOT_PLURAL_NOUNS and not (n and tok.endswith(_PEOPLE_ENDINGS)):
                     return "other", tok
-            in_noun_phrase = in_noun_phrase and n < 2 and tok.isalpha() and tok not in _NOT_NOUN_PHRASE
+            in_noun_phrase = (
+                in_noun_phrase
+                and n < 2
+                and tok.isalpha()
+                and tok not in _NOT_NOUN_PHRASE
+                and not tok.endswith(("ed", "ly"))  # a verb or an adverb: "46 dropped off radars"
+            )
         if tok in ("and", "or") and modifiers_only:  # "13 cruise and ballistic missiles"
             continue
         if tok in {"were", "was"} and through_verb:
@@ -235,6 +243,9 @@ def _find_object(tokens: list[str], i: int, through_verb: bool = False) -> tuple
     return None, ""
 
 
+_DRONE_PHRASES = {
+    (a, b) for a in ("aerial", "barrage", "loitering") for b in ("vehicle", "vehicles", "munition", "munitions")
+}
 _PEOPLE_ENDINGS = ("ers", "ors", "ists", "ians", "ants", "ents")
 # words that end the noun phrase after a number: what follows is not what it counts
 _NOT_NOUN_PHRASE = CLAUSE_BREAKS | OBJECT_SCAN_STOPS | {"of", "from", "to", "into", "across", "during", "for", "with"}
@@ -247,6 +258,17 @@ def _counts_attacks(window: list[str], n: int) -> bool:
     while len(rest) > 2 and rest[1] in ("and", "or") and weapon_kind(rest[2])[0]:
         rest = rest[2:]
     return len(rest) > 1 and not rest[0].endswith("s") and rest[1] in OTHER_WORDS
+
+
+def _combined(window: list[str], n: int) -> bool:
+    """One number for two kinds: "a barrage of 99 drones and missiles" counts both together."""
+    rest = window[n:]
+    return (
+        len(rest) > 2
+        and rest[1] in ("and", "or")
+        and weapon_kind(rest[2])[0] not in (None, weapon_kind(rest[0])[0])
+        and rest[0].endswith("s")
+    )
 
 
 def _is_number(token: str) -> bool:
@@ -287,8 +309,8 @@ def _joins_modifiers(tokens: list[str], i: int) -> bool:
     if tokens[i] not in ("and", "or") or i == 0 or i + 1 >= len(tokens) or _is_number(tokens[i + 1]):
         return False
     before = tokens[i - 1]
-    if weapon_kind(before)[0] and not before.endswith("s") and weapon_kind(tokens[i + 1])[0]:
-        return True  # "drone and missile attacks"
+    if weapon_kind(before)[0] and weapon_kind(tokens[i + 1])[0]:
+        return True  # "drone and missile attacks", "99 drones and missiles" (both together)
     return (before in MODIFIERS or (weapon_kind(before)[1] and not before.endswith("s"))) and before not in (
         "and",
         "of",
@@ -324,14 +346,16 @@ def read_counts(
     last_cue: str | None = None
     pending: list[Count] = []  # counts of a clause without a cue: "79 of the missiles and 35 … were brought down"
     sides = _sides(tokens)
-    for start, end in _clauses(tokens):
+    clauses = _clauses(tokens)
+    for index, (start, end) in enumerate(clauses):
         clause = tokens[start:end]
         if start and tokens[start - 1] in _CONTRAST:  # "88 were shot down, while 128 vanished": not shot down
             inherited = None
         text = " ".join(clause)
         cues = _cues_in(text)
-        # a cue inside a longer one is part of it: "jammed" in "intercepted or jammed"
-        cues = [c for c in cues if not any(o[0] <= c[0] and c[2] <= o[2] and o != c for o in cues)]
+        # a cue overlapping a longer one is part of it: "jammed" in "intercepted or jammed", "were
+        # shot" in "were shot down or neutralised"
+        cues = [c for c in cues if not any(o[0] < c[2] and c[0] < o[2] and o[2] - o[0] > c[2] - c[0] for o in cues)]
         if any(cue == "suppressed" for _, cue, _ in cues):  # "neutralised through electronic jamming"
             cues = [(pos, "suppressed" if cue == "neutralized" else cue, end) for pos, cue, end in cues]
         offsets = []  # char offset of each token in `text`
@@ -382,7 +406,7 @@ def read_counts(
                 count.slot = cue[1]
                 # "8 missiles struck the power plant": those that hit it, maybe not all that were launched
                 count.hit = cue[0] > here and bool(_HIT.fullmatch(text, cue[0], cue[2]))
-            elif inherited:
+            elif inherited and not _verb_follows(tokens, clauses, index):
                 count.slot = inherited
             if count.slot in ("killed", "injured"):
                 count.obj = "people" if count.obj in ("", "people") else count.obj
@@ -426,6 +450,20 @@ def read_counts(
 
 
 _CONTRAST = {"while", "whereas", "but"}
+
+
+def _verb_follows(tokens: list[str], clauses: list[tuple[int, int]], index: int) -> bool:
+    """The clause is the first of a list whose verb comes after it: "274 drones and 33 missiles
+    were shot down" (the 274 are shot down, whatever the sentence before was about)."""
+    if index + 1 >= len(clauses) or tokens[clauses[index][1]] != "and":
+        return False
+    start, end = clauses[index + 1]
+    text = " ".join(tokens[start:end])
+    first_number = next((i for i in range(start, end) if _is_number(tokens[i])), None)
+    if first_number is None:
+        return False
+    before_cue = " ".join(tokens[start : first_number + 1])
+    return bool(_cues_in(text)) and not _cues_in(before_cue)
 
 
 def _sides(tokens: list[str]) -> dict[int, tuple[str, str]]:
