@@ -135,6 +135,10 @@ def attack(nlp, text, **kw):
             "barrage munitions were launched, and 27 of them were destroyed, along with 13 missiles.",
             {"drones_launched": 31, "drones_shot_down": 27},
         ),
+        (  # missiles of each class, summed when no count of all of them is given
+            "The air force said two ballistic missiles and nine cruise missiles were launched at Ukraine overnight.",
+            {"missiles_launched": 11},
+        ),
         (  # the defender names the target, whatever the sentence before was about
             "Russia's Defence Ministry confirmed the strikes, saying they hit military-industrial sites. "
             "Ukrainian air defences intercepted 41 missiles and 60 drones, but the damage was significant.",

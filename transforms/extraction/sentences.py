@@ -260,6 +260,19 @@ def _counts_attacks(window: list[str], n: int) -> bool:
     return len(rest) > 1 and not rest[0].endswith("s") and rest[1] in OTHER_WORDS
 
 
+_MISSILE_CLASSES = {"ballistic", "cruise", "aeroballistic", "hypersonic", "anti-aircraft", "guided", "air-launched"}
+
+
+def _of_a_class(clause: list[str], j: int, word: str) -> bool:
+    """Missiles of one class ("one ballistic missile and seven cruise missiles") are a part of the
+    missiles, as a named type is: summed when no count of all of them is given."""
+    try:
+        at = clause.index(word, j + 1)
+    except ValueError:
+        return False
+    return clause[at - 1] in _MISSILE_CLASSES
+
+
 def _combined(window: list[str], n: int) -> bool:
     """One number for two kinds: "a barrage of 99 drones and missiles" counts both together."""
     rest = window[n:]
@@ -387,7 +400,8 @@ def read_counts(
             if not word and continues:  # "Of them, 74 were destroyed": them, named before
                 word = "them"
             direction = _stated_direction(text) or sides.get(start)
-            count = Count("", obj or "", value, word, obj == "missile" and weapon_kind(word)[1], direction)
+            typed = obj == "missile" and (weapon_kind(word)[1] or _of_a_class(clause, j, word))
+            count = Count("", obj or "", value, word, typed, direction)
             count.bound = prev[-2:] == ["at", "least"]
             of_number = len(prev) >= 2 and prev[-1] == "of" and _is_number(prev[-2])  # the 60 in "38 of 60"
             if (
