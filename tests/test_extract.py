@@ -139,6 +139,10 @@ def attack(nlp, text, **kw):
             "The air force said two ballistic missiles and nine cruise missiles were launched at Ukraine overnight.",
             {"missiles_launched": 11},
         ),
+        (  # "One Way Attack" drones are not one drone
+            "Russia launched 96 One Way Attack drones at Ukraine overnight, the air force said.",
+            {"drones_launched": 96},
+        ),
         (  # the defender names the target, whatever the sentence before was about
             "Russia's Defence Ministry confirmed the strikes, saying they hit military-industrial sites. "
             "Ukrainian air defences intercepted 41 missiles and 60 drones, but the damage was significant.",
@@ -187,6 +191,19 @@ def test_russian_defence_ministry_claim_is_an_attack_on_russia(nlp):
     assert (found["attacker"], found["target"], found["claimant"]) == ("UKR", "RUS", "Russian Defence Ministry")
     assert (found["drones_shot_down"], found["drones_launched"], found["injured"]) == (41, None, 1)
     assert found["regions"] == ["RU-BEL", "RU-BRY", "RU-KRS"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Russia downs 4 UAVs, jams 2 more dispatched by Kyiv to Moscow",
+        "Russian air defences shot down 12 drones near Kyiv's border with Bryansk and Moscow overnight.",
+    ],
+)
+def test_russia_as_the_defender_is_an_attack_on_russia(nlp, text):
+    """The one who shoots down is the target, even where the text also names a Ukrainian city."""
+    found = attack(nlp, text)
+    assert (found["attacker"], found["target"]) == ("UKR", "RUS")
 
 
 def test_launch_sites_and_seats_of_power_are_not_regions(nlp):

@@ -46,7 +46,9 @@ _NOT_COUNTS = re.compile("|".join(f"(?:{p.pattern})" for p in _NOT_COUNT_PATTERN
 
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
-_NOT_ONE = re.compile(r"\b(?:one of|no one|not one)\b")  # "one of its largest raids", "no one was hurt"
+_NOT_ONE = re.compile(
+    r"\b(?:one of|no one|not one|one way)\b"
+)  # "one of its largest raids", "no one was hurt", "One Way Attack UAVs"
 # "a Kh-59 guided missile was destroyed": one missile; not "a missile attack", "a missile strike"
 _ONE_MISSILE = re.compile(
     r"\b(?:a|an) (?!(?:downed|intercepted|destroyed|shot-down) )(?=(?:[\"'“”]?(?!of )[\w/-]+[\"'”]? ){0,3}?missile\b"

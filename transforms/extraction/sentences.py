@@ -88,7 +88,9 @@ _ALL_N = re.compile(r"\ball (?:of )?(?:the |its )?(\d+)\b")
 ATTACKER_RU_CLAIM = re.compile(
     r"\bukrainian (?:[a-z-]+ ){0,2}?(?:drones?|uavs?)\b|\b(?:drones?|uavs?) launched by ukraine\b|\bkyiv regime\b|"
     r"\bkiev regime\b|\bukraine (?:launched|attacked|fired|sent|targeted|struck)\b|\bon russian territory\b|"
-    r"\bukraine drones\b|\bover (?:its|russian) territory\b"
+    r"\bukraine drones\b|\bover (?:its|russian) territory\b|"
+    r"\b(?:dispatched|launched|sent) by (?:kyiv|kiev|ukraine)\b|"  # "2 UAVs dispatched by Kyiv to Moscow"
+    r"\b(?:russia|russian air defen[cs]es?) (?:downs|shoots down|shot down|intercepts|intercepted)\b"  # the defender
 )
 
 _LAUNCH_AREA = re.compile(
