@@ -139,6 +139,11 @@ def attack(nlp, text, **kw):
             "The air force said two ballistic missiles and nine cruise missiles were launched at Ukraine overnight.",
             {"missiles_launched": 11},
         ),
+        (  # a list after "shot down": a participle describing one item ("fired from …") is not its verb
+            "Russia launched 14 missiles and 30 drones overnight. The air force said it had shot down 11 missiles "
+            "fired from the Caspian Sea and 26 Shahed drones.",
+            {"missiles_shot_down": 11, "drones_shot_down": 26, "drones_launched": 30},
+        ),
         (  # "One Way Attack" drones are not one drone
             "Russia launched 96 One Way Attack drones at Ukraine overnight, the air force said.",
             {"drones_launched": 96},

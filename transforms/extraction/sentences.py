@@ -433,7 +433,7 @@ def read_counts(
             elif _fits(_decoys_lost(count)):
                 counts.append(count)
         if cues:
-            inherited = last_cue = cues[-1][1]
+            inherited = last_cue = _main_cue(text, cues)
     for m in _ALL_BUT.finditer(norm):
         except_, total = int(m.group(1)), int(m.group(2))
         for c in counts:
@@ -466,6 +466,13 @@ def read_counts(
 
 
 _CONTRAST = {"while", "whereas", "but"}
+
+
+def _main_cue(text: str, cues: list[tuple[int, str, int]]) -> str:
+    """The cue the next clauses inherit: the clause's last, unless it only describes a weapon
+    ("shot down 10 missiles fired from the Caspian Sea, 23 Shahed drones and …": shot down)."""
+    verbs = [cue for start, cue, _ in cues if not weapon_kind(text[:start].rstrip().rpartition(" ")[2])[0]]
+    return (verbs or [cues[-1][1]])[-1]
 
 
 def _verb_follows(tokens: list[str], clauses: list[tuple[int, int]], index: int) -> bool:
