@@ -144,6 +144,13 @@ def attack(nlp, text, **kw):
             "fired from the Caspian Sea and 26 Shahed drones.",
             {"missiles_shot_down": 11, "drones_shot_down": 26, "drones_launched": 30},
         ),
+        (  # casualties: ages in a list, an increase, "fatalities", those rescued alive
+            "Russian drones struck Kharkiv overnight, wounding five civilians. Among the injured were men aged 19 "
+            "and 52, and women aged 31, 44, and 67. The regional toll is up by 40 since May. The governor "
+            "confirmed two fatalities, including a child. Eleven others — including a teenager — were rescued "
+            "from the rubble.",
+            {"injured": 5, "killed": 2},
+        ),
         (  # "One Way Attack" drones are not one drone
             "Russia launched 96 One Way Attack drones at Ukraine overnight, the air force said.",
             {"drones_launched": 96},

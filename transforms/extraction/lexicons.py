@@ -76,6 +76,8 @@ CUES = {
     r"intercepting or (?:jamming|disabling)",
     # "13 missiles and 60 drones hit their targets": not intercepted; no field of its own
     "reached": r"hit (?:their |its )?targets?|reached (?:their |its )?targets?|were not intercepted|got through",
+    # "eight others were rescued from the rubble": alive; no field of its own
+    "rescued": r"rescued|evacuated|saved|pulled (?:out|alive)",
     "launched": r"launched|launching|launch|fired|firing|sent|used|deployed|unleashed|involved|involving|"
     r"attacked|attacking|took part|participated|flew in\b|comprised|included|a total of|barrage of|salvo of|"
     r"wave of|attack with|attack involving|struck with|targeted (?:with|by)|hit|struck|slammed into|consisted of|"

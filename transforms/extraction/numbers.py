@@ -26,7 +26,10 @@ _VAGUE = re.compile(
     r"less than|under|at most|well over|just over|just under|upwards of|an estimated|estimated)\s+(\d+)\b(?![:.]\d)"
 )
 _NOT_COUNT_PATTERNS = [
-    re.compile(r"\b\d+-year-old\b|\baged \d+\b"),
+    # ages, and each age of a list: "men aged 18 and 49, women aged 33, 47, and 53"
+    re.compile(r"\b\d+-year-old\b|\baged \d+(?:(?:,? and|,) \d+)*\b"),
+    # an increase is not a count of this event: "the toll is up by 1,660"
+    re.compile(r"\b(?:up|rose|risen|rising|increased|grew|climbed) by \d+\b"),
     # a number joined to a word is an adjective, not a count: "three-year war", "one-way drones"
     re.compile(r"\b\d+-(?!plus\b|odd\b)[a-z]+\b"),
     re.compile(r"\b\d{1,2}[:.]\d{2}\b"),

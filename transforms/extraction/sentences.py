@@ -476,12 +476,23 @@ def _main_cue(text: str, cues: list[tuple[int, str, int]]) -> str:
 
 
 def _verb_follows(tokens: list[str], clauses: list[tuple[int, int]], index: int) -> bool:
-    """The clause is the first of a list whose verb comes after it: "274 drones and 33 missiles
-    were shot down" (the 274 are shot down, whatever the sentence before was about)."""
-    if index + 1 >= len(clauses) or tokens[clauses[index][1]] != "and":
+    """The clause's verb comes in a later clause: "274 drones and 33 missiles were shot down"
+    (the 274 are shot down, whatever the sentence before was about), "eight others — including a
+    child — were rescued" (not killed, as the one before)."""
+    after = index + 1
+    while after < len(clauses) and tokens[clauses[after][0]] == "including":  # an aside
+        after += 1
+    if after >= len(clauses):
         return False
-    start, end = clauses[index + 1]
+    start, end = clauses[after]
     text = " ".join(tokens[start:end])
+    if tokens[start] in ("were", "was", "are", "is", "have", "has", "had") and tokens[start - 1] not in (
+        "which",
+        "who",
+    ):
+        return bool(_cues_in(text))  # not a relative clause: "3 missiles, which were shot down"
+    if after != index + 1 or tokens[clauses[index][1]] != "and":
+        return False
     first_number = next((i for i in range(start, end) if _is_number(tokens[i])), None)
     if first_number is None:
         return False
