@@ -151,6 +151,30 @@ def attack(nlp, text, **kw):
             "from the rubble.",
             {"injured": 5, "killed": 2},
         ),
+        (  # a participle after the drones is not their verb; "X drones out of Y" is a pair
+            "Air defences downed 25 rockets and 140 drones out of 152 attack drones and 31 missiles fired by Russia.",
+            {"drones_shot_down": 140, "drones_launched": 152, "missiles_launched": 31},
+        ),
+        (
+            "Fourteen drones used by Russian forces overnight were shot down over Kyiv, the air force said.",
+            {"drones_shot_down": 14, "drones_launched": None},
+        ),
+        (  # "of these"; "the majority of N" is all of them; bombers are not missiles
+            "Russia attacked Ukraine with 48 Shahed drones and 20 cruise missiles fired from 8 enemy strategic "
+            "bombers overnight. Air defences destroyed the majority of the drones: 41 of these attack UAVs.",
+            {"drones_launched": 48, "drones_shot_down": 41, "missiles_launched": 20},
+        ),
+        (  # "In addition to drones," is not a region's figure; a model's number is not a count
+            "Russia launched 39 drones overnight, the air force said. In addition to drones, Russian forces "
+            "launched three Iskander-M ballistic missiles and two Kh-59 cruise missiles. At least one missile hit "
+            "an energy facility in the Sumy region. Debris of a Shahed 136/131 drone fell in a yard.",
+            {"drones_launched": 39, "missiles_launched": 5},
+        ),
+        (  # Ukraine's own ministry gives figures of an attack on Ukraine
+            "According to the Ukrainian Ministry of Defense, 6 cruise missiles were launched from the Black Sea "
+            "at Lviv and two were intercepted.",
+            {"missiles_launched": 6, "missiles_shot_down": 2, "claimant": "Ukrainian Defence Ministry"},
+        ),
         (  # "One Way Attack" drones are not one drone
             "Russia launched 96 One Way Attack drones at Ukraine overnight, the air force said.",
             {"drones_launched": 96},
@@ -209,6 +233,8 @@ def test_russian_defence_ministry_claim_is_an_attack_on_russia(nlp):
     "text",
     [
         "Russia downs 4 UAVs, jams 2 more dispatched by Kyiv to Moscow",
+        "Russia's defence ministry said six drones had been shot down over the Bryansk region, which lies "
+        "between Kyiv and Moscow.",
         "Russian air defences shot down 12 drones near Kyiv's border with Bryansk and Moscow overnight.",
     ],
 )
@@ -235,6 +261,8 @@ def test_launch_sites_and_seats_of_power_are_not_regions(nlp):
         "Opinion: air defence is a numbers game. In January Russia sent 2,612 drones; the West must respond.",
         "The regional football final drew 12,000 fans on Sunday, and the home side won 3-1.",
         "Russia says it has shot down more than 2,000 Ukrainian drones over the past three months.",
+        "Zelensky said Russia launched 19,000 attack drones and 738 missiles at Ukraine during the winter months.",
+        "During the week, air defence forces destroyed 33 missiles and 311 attack drones, the president said.",
     ],
 )
 def test_historical_totals_and_other_topics_give_no_attack(nlp, text):

@@ -28,6 +28,8 @@ _VAGUE = re.compile(
 _NOT_COUNT_PATTERNS = [
     # ages, and each age of a list: "men aged 18 and 49, women aged 33, 47, and 53"
     re.compile(r"\b\d+-year-old\b|\baged \d+(?:(?:,? and|,) \d+)*\b"),
+    # a model's number after its name: "a Shahed 136/131 drone", "Kh 101", "Tu 95" (joined by "-" above)
+    re.compile(r"\b(?:(?:shahed|geran) \d{3}|(?:kh|tu|su|mig) \d{2,3})(?:/\d{2,3})*\b"),
     # an increase is not a count of this event: "the toll is up by 1,660"
     re.compile(r"\b(?:up|rose|risen|rising|increased|grew|climbed) by \d+\b"),
     # a number joined to a word is an adjective, not a count: "three-year war", "one-way drones"

@@ -22,6 +22,7 @@ from transforms.extraction.dates import DATELINE, OVERNIGHT
 from transforms.extraction.lexicons import (
     CLAUSE_BREAKS,
     CUE_RE,
+    CUES,
     DRONE_WORDS,
     MISSILE_WORDS,
     MONTHS,
@@ -40,7 +41,9 @@ _HISTORICAL = re.compile(
     r"\b(?:since|so far|this year|last year|this month|last month|last week|a week (?:ago|earlier)|"
     r"days? (?:ago|earlier)|weeks? (?:ago|earlier)|previous (?:record|night|week|day|attack|month)|record of|"
     r"in ####|per (?:day|night|month)|on average|an average|average of|in total this|throughout the war|"
-    rf"over the (?:past|last)|the (?:past|last) (?:#+|\d+) (?:days|weeks|months)|in {MONTHS}(?!\s*#))"
+    rf"over the (?:past|last)|the (?:past|last) (?:#+|\d+) (?:days|weeks|months)|in {MONTHS}(?!\s*#)|"
+    # a period's tally: "during the winter months", "during the week"
+    r"(?:during|over|throughout) the (?:[\w#]+ )?(?:winter|summer|spring|autumn|week|month|year)s?\b)"
 )
 # "the largest attack since the start of the war" compares with the past; it does not count it
 _RECORD_SINCE = re.compile(r"\b(?:largest|biggest|heaviest|most [a-z]+|worst|deadliest|record|first)\b[^.;]*?\bsince\b")
@@ -224,8 +227,7 @@ def _find_object(tokens: list[str], i: int, through_verb: bool = False) -> tuple
         if tok not in MODIFIERS:
             modifiers_only = False
             if in_noun_phrase and len(tok) > 3 and tok.isalpha() and tok.endswith("s") and not tok.endswith("ss"):
-                # past the first word, a noun of people is left to the slot: "2 truck drivers were injured"
-                if tok not in _NOT_PLURAL_NOUNS and not (n and tok.endswith(_PEOPLE_ENDINGS)):
+                if tok not in _NOT_PLURAL_NOUNS:
                     return "other", tok
             in_noun_phrase = (
                 in_noun_phrase
@@ -248,6 +250,7 @@ def _find_object(tokens: list[str], i: int, through_verb: bool = False) -> tuple
 _DRONE_PHRASES = {
     (a, b) for a in ("aerial", "barrage", "loitering") for b in ("vehicle", "vehicles", "munition", "munitions")
 }
+_CASUALTY_CUE = re.compile(rf"(?<![\w-])(?:{CUES['killed']}|{CUES['injured']})")
 _PEOPLE_ENDINGS = ("ers", "ors", "ists", "ians", "ants", "ents")
 # words that end the noun phrase after a number: what follows is not what it counts
 _NOT_NOUN_PHRASE = CLAUSE_BREAKS | OBJECT_SCAN_STOPS | {"of", "from", "to", "into", "across", "during", "for", "with"}
@@ -391,11 +394,13 @@ def read_counts(
                 continue
             value = int(tok)
             prev = clause[max(0, j - 3) : j]
+            if obj == "other" and word.endswith(_PEOPLE_ENDINGS) and _CASUALTY_CUE.search(text):
+                obj = "people"  # "2 truck drivers were injured" (not "10 strategic bombers")
             if obj == "other":
                 continue
             of = j + 1 + (clause[j + 1 : j + 3] == ["out", "of"])  # "24 out of 52 drones", "80 of the 112"
             if obj is None and of + 1 < len(clause) and clause[of] == "of":
-                k = of + 1 if clause[of + 1] not in ("the", "its", "their") else of + 2
+                k = of + 1 if clause[of + 1] not in ("the", "its", "their", "these", "those") else of + 2
                 if k < len(clause):
                     obj, word = _find_object(clause, k if _is_number(clause[k]) else k - 1)
             predicate_obj = _object_of(clause, j, through_verb=True) if obj is None else None
@@ -408,6 +413,7 @@ def read_counts(
             of_number = len(prev) >= 2 and prev[-1] == "of" and _is_number(prev[-2])  # the 60 in "38 of 60"
             if (
                 prev[-2:] == ["of", "the"]
+                or (prev[-2:-1] and prev[-2] in _SHARE_WORDS and prev[-1] == "of")  # "the majority of 135 drones"
                 or prev[-3:] == ["out", "of", "the"]
                 or prev[-2:] == ["out", "of"]
                 or of_number
@@ -418,7 +424,9 @@ def read_counts(
             elif cues:
                 here, after_number = offsets[j], offsets[j] + len(tok)
                 # the gap between cue and number: "shot down 24 drones launched by" is shot down
-                cue = min(cues, key=lambda c: (here - c[2] if c[0] < here else c[0] - after_number, c[0] < here))
+                # a verb before a participle describing the drones: "12 drones used by Russia were shot down"
+                verbs = [c for c in cues if not _describes_weapon(text, c[0])] or cues
+                cue = min(verbs, key=lambda c: (here - c[2] if c[0] < here else c[0] - after_number, c[0] < here))
                 count.slot = cue[1]
                 # "8 missiles struck the power plant": those that hit it, maybe not all that were launched
                 count.hit = cue[0] > here and bool(_HIT.fullmatch(text, cue[0], cue[2]))
@@ -466,13 +474,20 @@ def read_counts(
 
 
 _CONTRAST = {"while", "whereas", "but"}
+_SHARE_WORDS = {"majority", "most", "bulk", "half", "part", "many"}
 
 
 def _main_cue(text: str, cues: list[tuple[int, str, int]]) -> str:
     """The cue the next clauses inherit: the clause's last, unless it only describes a weapon
     ("shot down 10 missiles fired from the Caspian Sea, 23 Shahed drones and …": shot down)."""
-    verbs = [cue for start, cue, _ in cues if not weapon_kind(text[:start].rstrip().rpartition(" ")[2])[0]]
+    verbs = [cue for start, cue, _ in cues if not _describes_weapon(text, start)]
     return (verbs or [cues[-1][1]])[-1]
+
+
+def _describes_weapon(text: str, start: int) -> bool:
+    """The cue at `start` follows a weapon word: a participle describing it ("missiles fired
+    from the Caspian Sea", "drones used by Russian forces"), not the clause's verb."""
+    return bool(weapon_kind(text[:start].rstrip().rpartition(" ")[2])[0])
 
 
 def _verb_follows(tokens: list[str], clauses: list[tuple[int, int]], index: int) -> bool:
@@ -486,6 +501,8 @@ def _verb_follows(tokens: list[str], clauses: list[tuple[int, int]], index: int)
         return False
     start, end = clauses[after]
     text = " ".join(tokens[start:end])
+    if not [c for c in _cues_in(text) if not _describes_weapon(text, c[0])]:
+        return False  # "… and 67 missiles fired by Russia": a participle, not the list's verb
     if tokens[start] in ("were", "was", "are", "is", "have", "has", "had") and tokens[start - 1] not in (
         "which",
         "who",
@@ -549,7 +566,8 @@ def _direction(s: Sentence, previous: tuple[str, str] | None) -> tuple[str, str]
     norm, places = s.norm, s.places
     ru = any(p.startswith("RU-") for p in places)
     ua = any(p.startswith("UA-") and p not in OCCUPIED for p in places)
-    russian_claim = "Russian Defence Ministry" in s.claimants and not ua
+    # the Ministry reports what was shot down over Russia, whatever Ukrainian city the text names
+    russian_claim = "Russian Defence Ministry" in s.claimants and (not ua or bool(CUE_RE["shot_down"].search(norm)))
     if ATTACKER_RU_CLAIM.search(norm):
         return ("UKR", "RUS")
     if RUSSIA_ATTACKS.search(norm):

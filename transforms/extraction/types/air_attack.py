@@ -34,7 +34,8 @@ AIR_FIELDS = {
 }
 # a figure for one region or city: "In Dnipropetrovsk Oblast, defenses downed six drones, Governor … said"
 _REGIONAL = re.compile(
-    r"^(?:in|over|near|around) (?:the )?[a-z'’ -]+?(?: oblast| region| city| district)?,|^there\b|"
+    r"^(?:in|over|near|around) (?!addition|total|all\b|response|particular|general|short|turn|contrast|the meantime)"
+    r"(?:the )?[a-z'’ -]+?(?: oblast| region| city| district)?,|^there\b|"
     r"\b(?:governor|regional (?:military )?administration|city (?:military )?administration|mayor|"
     r"over (?:the )?(?:capital|city)|in the capital|capital's airspace|targeting the (?:city|capital)|"
     r"in the sky over)\b"
