@@ -175,6 +175,16 @@ def attack(nlp, text, **kw):
             "at Lviv and two were intercepted.",
             {"missiles_launched": 6, "missiles_shot_down": 2, "claimant": "Ukrainian Defence Ministry"},
         ),
+        (  # "of Russia's 27"; "shot down or their signals were jammed" is the total; "disappeared" is lost
+            "Ukraine downs 22 of Russia's 27 drones launched overnight. Of another wave, 40 drones were shot down "
+            "or their signals were jammed, and 6 more disappeared.",
+            {"drones_launched": 27, "drones_shot_down": 22, "drones_neutralized_total": 40, "drones_suppressed": 6},
+        ),
+        (  # drones in another country's airspace, and what goes "with" them, are not figures of this attack
+            "Russia launched 90 drones at Ukraine overnight. Two decoy drones violated Moldovan airspace and "
+            "crashed. Poland recorded 7 violations of its airspace, with 3 drones shot down.",
+            {"drones_launched": 90, "drones_shot_down": None},
+        ),
         (  # "One Way Attack" drones are not one drone
             "Russia launched 96 One Way Attack drones at Ukraine overnight, the air force said.",
             {"drones_launched": 96},
@@ -263,6 +273,7 @@ def test_launch_sites_and_seats_of_power_are_not_regions(nlp):
         "Russia says it has shot down more than 2,000 Ukrainian drones over the past three months.",
         "Zelensky said Russia launched 19,000 attack drones and 738 missiles at Ukraine during the winter months.",
         "During the week, air defence forces destroyed 33 missiles and 311 attack drones, the president said.",
+        "Within a week, Russia used nearly 900 guided aerial bombs and 300 Shahed drones against Ukraine.",
     ],
 )
 def test_historical_totals_and_other_topics_give_no_attack(nlp, text):

@@ -66,13 +66,14 @@ CUES = {
     r"lost (?:from|off) radar|disappeared from radar|vanished|disrupted|suppressed|did not reach|"
     r"failed to reach|without (?:causing )?(?:negative )?consequences|lost due to|lost to|were lost|was lost|"
     r"electronic countermeasures|\bew\b|lost\b(?! their lives| power| contact)|locally lost|went astray|"
-    r"(?:fell|fallen|crashed) on their own|unaccounted for|went missing|dropped off (?:the )?radars?",
+    r"(?:fell|fallen|crashed) on their own|unaccounted for|went missing|dropped off (?:the )?radars?|disappeared",
     "shot_down": r"shot down|downed|destroyed|intercepted|interception|brought down|taken down|"
     r"eliminated|repelled|were shot|was shot|destroying|shooting down|downing|knocked out|shoot down|downs\b|"
     r"destroy\b|intercept\b|to down\b",
     # "intercepted or jammed 405 drones": all that were stopped, however
     "neutralized": r"neutrali[sz]ed|neutrali[sz]ing|taken out|neutrali[sz]e\b|"
-    r"(?:intercepted|shot down|downed|destroyed) or (?:jammed|suppressed|disabled|lost|neutrali[sz]ed)|"
+    r"(?:intercepted|shot down|downed|destroyed) or (?:[a-z]+ ){0,3}?"
+    r"(?:jammed|suppressed|disabled|lost|neutrali[sz]ed)|"
     r"intercepting or (?:jamming|disabling)",
     # "13 missiles and 60 drones hit their targets": not intercepted; no field of its own
     "reached": r"hit (?:their |its )?targets?|reached (?:their |its )?targets?|were not intercepted|got through",

@@ -42,6 +42,7 @@ _HISTORICAL = re.compile(
     r"days? (?:ago|earlier)|weeks? (?:ago|earlier)|previous (?:record|night|week|day|attack|month)|record of|"
     r"in ####|per (?:day|night|month)|on average|an average|average of|in total this|throughout the war|"
     rf"over the (?:past|last)|the (?:past|last) (?:#+|\d+) (?:days|weeks|months)|in {MONTHS}(?!\s*#)|"
+    r"within (?:a|one|the (?:past|last)) (?:week|month)|this (?:one )?week|"
     # a period's tally: "during the winter months", "during the week"
     r"(?:during|over|throughout) the (?:[\w#]+ )?(?:winter|summer|spring|autumn|week|month|year)s?\b)"
 )
@@ -122,6 +123,13 @@ _VAGUE_COUNT = re.compile(r"(?<![\w#])#+ (?:[a-z-]+ ){0,3}?(?:drones|uavs|missil
 _PERIOD = re.compile(
     r"\b(?:over|in|during|for) the (?:same |past |last |previous )?(?:#+ |few |several )?(?:days|weeks|months|years)\b|"
     r"\bthis (?:week|month|year)\b|\bsince\b|\bbetween the\b|\bso far\b|\bin total\b"
+)
+# another country's airspace: "two decoy drones violated Moldovan airspace", "drones shot down over Poland"
+_ELSEWHERE = re.compile(
+    r"\b(?:polish|moldovan|romanian|belarusian|lithuanian|latvian|estonian|hungarian|slovak) "
+    r"(?:air ?space|territory)\b|"
+    r"\b(?:in|into|over|entered|crossed into) (?:poland|moldova|romania|belarus|lithuania|latvia|estonia)\b|"
+    r"\bviolations? of (?:\w+ )?air ?space\b"
 )
 _HABITUAL = re.compile(r"\b(?:repeatedly|regularly|often|frequently|almost daily|every night|routinely|have been)\b")
 _ATTACK_WORDS = re.compile(r"\b(?:drones?|missiles?|attack\w*|strikes?|struck|shelling|air raid)\b")
@@ -365,8 +373,13 @@ def read_counts(
     pending: list[Count] = []  # counts of a clause without a cue: "79 of the missiles and 35 … were brought down"
     sides = _sides(tokens)
     clauses = _clauses(tokens)
+    elsewhere = False
     for index, (start, end) in enumerate(clauses):
         clause = tokens[start:end]
+        # another country's airspace, and what goes "with" it: not an attack on Ukraine
+        elsewhere = bool(_ELSEWHERE.search(" ".join(clause))) or (elsewhere and clause[0] in ("with", "including"))
+        if elsewhere:
+            continue
         if start and tokens[start - 1] in _CONTRAST:  # "88 were shot down, while 128 vanished": not shot down
             inherited = None
         text = " ".join(clause)
@@ -400,7 +413,7 @@ def read_counts(
                 continue
             of = j + 1 + (clause[j + 1 : j + 3] == ["out", "of"])  # "24 out of 52 drones", "80 of the 112"
             if obj is None and of + 1 < len(clause) and clause[of] == "of":
-                k = of + 1 if clause[of + 1] not in ("the", "its", "their", "these", "those") else of + 2
+                k = of + 2 if _determiner(clause[of + 1]) else of + 1
                 if k < len(clause):
                     obj, word = _find_object(clause, k if _is_number(clause[k]) else k - 1)
             predicate_obj = _object_of(clause, j, through_verb=True) if obj is None else None
@@ -412,7 +425,7 @@ def read_counts(
             count.bound = prev[-2:] == ["at", "least"]
             of_number = len(prev) >= 2 and prev[-1] == "of" and _is_number(prev[-2])  # the 60 in "38 of 60"
             if (
-                prev[-2:] == ["of", "the"]
+                (len(prev) >= 2 and prev[-2] == "of" and _determiner(prev[-1]))  # "of the 143", "of Russia's 27"
                 or (prev[-2:-1] and prev[-2] in _SHARE_WORDS and prev[-1] == "of")  # "the majority of 135 drones"
                 or prev[-3:] == ["out", "of", "the"]
                 or prev[-2:] == ["out", "of"]
@@ -474,6 +487,13 @@ def read_counts(
 
 
 _CONTRAST = {"while", "whereas", "but"}
+
+
+def _determiner(token: str) -> bool:
+    """The word between "of" and the whole: "22 of the 27", "22 of Russia's 27", "41 of these"."""
+    return token in ("the", "its", "their", "these", "those") or token.endswith("'s")
+
+
 _SHARE_WORDS = {"majority", "most", "bulk", "half", "part", "many"}
 
 
