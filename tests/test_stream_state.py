@@ -1,6 +1,7 @@
 """Streaming semantics on Prism with TestStream: Parquet windows and late data (WriteTable), keyed
-state and its expiry (FoldInState, which MarkCopies, MergeEvents and AssignStories use), and
-too-late articles (EventTime)."""
+state and its expiry (FoldInState, which MarkCopies, MergeEvents and AssignStories use;
+AcrossPolls, which MarkCopies' same-text and near-duplicate steps use in a stream), and too-late
+articles (EventTime)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
 from pipeline.runners import find_prism
-from schemas.records import Rejected
+from schemas.records import Rejected, micros
+from transforms.copies import IN_OUT, NEW, Version, _bucket_entries, _near_across_polls, _same_text_across_polls
+from transforms.incremental import AcrossPolls
 from transforms.keyed import EXPIRED, FoldInState
+from transforms.minhash import shingle_hash_sets
 from transforms.stream import EventTime
 from transforms.write import WriteTable
 
@@ -109,3 +113,57 @@ def test_an_article_whose_window_closed_beyond_the_allowed_lateness_is_rejected_
         assert_that(out["articles"] | beam.Map(lambda a: a["article_id"]), equal_to(["fresh"]), label="on")
         reasons = out["rejected"] | beam.Map(lambda r: (r["reason"], r["raw_excerpt"]))
         assert_that(reasons, equal_to([("too_late", "text")]), label="late")
+
+
+# ------------------------------------------------------------------ copies across polls
+
+
+def version(article_id: str, published_min: float, text: str, state: int = NEW) -> tuple:
+    """A Version of an article as MarkCopies makes it (the content hash is the text's)."""
+    order = (micros(T0 + timedelta(minutes=published_min)), "http://127.0.0.1/feed", "", article_id)
+    hashes = shingle_hash_sets([text])[0].tobytes()
+    return tuple(Version(article_id, article_id, order, text[:8], hashes, state=state))
+
+
+WIRE = "Air defence shot down 71 drones over the Kharkiv region overnight, the regional governor said on Monday."
+
+
+def test_a_copy_of_an_earlier_polls_text_is_a_copy_until_the_horizon_has_passed():
+    horizon = timedelta(minutes=30)
+    stream = (
+        test_stream.TestStream()
+        .add_elements([TimestampedValue((WIRE[:8], version("a", 0, WIRE)), at(0))])
+        .advance_watermark_to(at(1))  # poll 1: the original
+        # poll 2: the same text from another outlet, published earlier, still a copy of the written one
+        .add_elements([TimestampedValue((WIRE[:8], version("b", -5, WIRE)), at(2))])
+        .advance_watermark_to(at(3))
+        .advance_watermark_to(at(2 + 30 + 1))  # the horizon after the last version: state dropped
+        .add_elements([TimestampedValue((WIRE[:8], version("c", 40, WIRE)), at(40))])
+        .advance_watermark_to(at(45))  # an original again
+        .advance_watermark_to_infinity()
+    )
+    with beam.Pipeline(options=prism()) as p:
+        out = p | stream | AcrossPolls("test", _same_text_across_polls, horizon)
+        marks = out.main | beam.MapTuple(lambda read_as, v: (read_as, Version._make(v).duplicate_of))
+        assert_that(marks, equal_to([("a", None), ("b", "a"), ("c", None)]), label="marks")
+        assert_that(out[EXPIRED], equal_to([WIRE[:8], WIRE[:8]]), label="expired")
+
+
+def test_a_near_duplicate_is_found_among_the_articles_of_earlier_polls_and_those_in_out():
+    edited = WIRE.replace("on Monday", "on Monday morning, adding that debris fell on two houses")
+    other = "The national library put 40,000 pages of 19th-century newspapers online, librarians said."
+    in_out = [("a", version("a", 0, WIRE, IN_OUT))]  # written before: a candidate, never searched
+    poll = [("b", version("b", 10, other)), ("c", version("c", 20, edited))]
+
+    def entries(batch: list[tuple[str, tuple]]) -> list[tuple]:
+        return [chunk for _, chunk in _bucket_entries(batch, 1)]
+
+    found, kept = _near_across_polls(0, entries(in_out), [])
+    assert found == [] and len(kept) == 1
+    found, kept = _near_across_polls(0, entries(poll), kept)
+    assert [(article_id, near[1]) for article_id, near in found] == [("c", "a")]
+    assert 0.5 <= found[0][1][2] < 1.0
+    # decided ones are kept as candidates only: a later poll does not search them again
+    found, kept = _near_across_polls(0, entries([("d", version("d", 30, other + " Readers welcomed it."))]), kept)
+    assert [(article_id, near[1]) for article_id, near in found] == [("d", "b")]
+    assert len(kept) == 3

@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 import requests
 from apache_beam.coders import PickleCoder
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import FixedWindows, TimestampedValue
@@ -55,6 +56,7 @@ from transforms.write import window_folder, write_parquet
 logger = logging.getLogger(__name__)
 
 NEW, UPDATED = "event.new", "event.updated"
+HANDLED = "handled"  # the tag of this run's event versions whose alerts are recorded
 CHANGEABLE = ["event_date", *ALL_FIELDS]  # the fields whose change `changed` lists
 HISTORY_COLUMNS = ["rule", "event_id", "event_version", "destination", "status", "attempts", "webhook_id"]
 HISTORY_COLUMNS += ["alert_type", "changed"]
@@ -159,10 +161,11 @@ class _AlertsPerEvent(beam.DoFn):
     MATCHED = ReadModifyWriteStateSpec("matched", PickleCoder())  # the rules a version has matched
     FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
 
-    def __init__(self, rules: Rules, output: str, window_seconds: int):
+    def __init__(self, rules: Rules, output: str, window_seconds: int, streaming: bool = False):
         self._rules = rules
         self._output = output
         self._window = FixedWindows(window_seconds)
+        self._streaming = streaming
 
     def setup(self) -> None:
         self._session = requests.Session()
@@ -180,6 +183,7 @@ class _AlertsPerEvent(beam.DoFn):
         history: Any = beam.DoFn.StateParam(HISTORY),
         matched: Any = beam.DoFn.StateParam(MATCHED),
         flush: Any = beam.DoFn.TimerParam(FLUSH),
+        timestamp: Any = beam.DoFn.TimestampParam,
     ) -> Iterator[dict[str, Any]]:
         _, (kind, value) = element
         if kind == "continued":  # the latest row in OUT: the previous version of this run's first
@@ -198,7 +202,11 @@ class _AlertsPerEvent(beam.DoFn):
             return
         pending.add((kind, value))  # "row" or "retry_row"
         times = [row["updated_at"] for _, row in pending.read()]
-        flush.set(due(min(times)))
+        if self._streaming:  # versions come at their arrival time, hours after their update time:
+            # a timer behind the watermark is not fired by every runner (stories.MatchStories)
+            flush.set(max(due(min(times)), Timestamp.of(timestamp)))
+        else:
+            flush.set(due(min(times)))
 
     @on_timer(FLUSH)
     def on_flush(
@@ -240,13 +248,15 @@ class _AlertsPerEvent(beam.DoFn):
             for key, d in known.items():
                 if d.version == row["version"] and not d.delivered and key not in todo and self._still_wanted(d):
                     todo[key] = (d, row)
-        out = []
+        out: list[Any] = []
         for key in sorted(todo):
             d, row = todo[key]
             if d.delivered:
                 continue
             out += self._deliver(d, row)
             known[key] = d
+        # this run's versions go on to be written once their alerts are recorded (a stream)
+        out += [beam.pvalue.TaggedOutput(HANDLED, r) for k, r in ready if k == "row"]
         history.write(known)
         matched.write(done)
         if previous is not None:
@@ -338,7 +348,11 @@ def _at_update(element: tuple[str, tuple[str, Any]]) -> TimestampedValue:
 
 class AlertOnEvents(beam.PTransform):
     """{"events": this run's event rows, "continued": MergeEvents' latest rows in OUT of the
-    events it continued} -> rows of alerts/ (already written: see the module docstring)."""
+    events it continued} -> rows of alerts/ (already written: see the module docstring).
+
+    In a stream it returns {"alerts": those rows, "events": the event rows, each passed on once
+    its alerts are recorded}: the stream writes a version to events/ only after that, so a
+    version in OUT has had its alerts (pipeline/assemble.py; batch orders the whole tables)."""
 
     def __init__(self, rules: Rules, output: str, window_seconds: int, history: AlertHistory | None = None):
         super().__init__()
@@ -347,16 +361,25 @@ class AlertOnEvents(beam.PTransform):
         self._window_seconds = window_seconds
         self._history = history or AlertHistory()
 
-    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+    def expand(self, inputs: dict[str, beam.PCollection]) -> Any:
+        streaming = inputs["events"].pipeline.options.view_as(StandardOptions).streaming
         rows = inputs["events"] | "VersionRows" >> beam.Map(lambda r: (r["event_id"], ("row", r)))
         continued = inputs["continued"] | "ContinuedRows" >> beam.Map(lambda r: (r["event_id"], ("continued", r)))
         seeds = inputs["events"].pipeline | "HistorySeeds" >> beam.Create(self._history.seeds())
-        return (
+        # in a stream the versions stay at their arrival time (the watermark follows it)
+        timed = beam.Map(lambda e: e) if streaming else beam.Map(_seed_or_update_time)
+        alerted = (
             (rows, continued, seeds)
             | "AllOfEvent" >> beam.Flatten()
-            | "AtUpdateTime" >> beam.Map(_seed_or_update_time).with_output_types(tuple[str, tuple])
-            | "AlertsPerEvent" >> beam.ParDo(_AlertsPerEvent(self._rules, self._output, self._window_seconds))
+            | "AtUpdateTime" >> timed.with_output_types(tuple[str, tuple])
+            | "AlertsPerEvent"
+            >> beam.ParDo(_AlertsPerEvent(self._rules, self._output, self._window_seconds, streaming)).with_outputs(
+                HANDLED, main="alerts"
+            )
         )
+        if streaming:
+            return {"alerts": alerted.alerts, "events": alerted[HANDLED]}
+        return alerted.alerts
 
 
 def _seed_or_update_time(element: tuple[str, tuple[str, Any]]) -> Any:
