@@ -16,6 +16,7 @@ from apache_beam.testing import test_stream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
+from helpers import SAMPLES, newsmon, read_table
 
 from pipeline.runners import find_prism
 from schemas.records import Rejected, micros
@@ -23,6 +24,8 @@ from transforms.copies import IN_OUT, NEW, Version, _bucket_entries, _near_acros
 from transforms.incremental import AcrossPolls
 from transforms.keyed import EXPIRED, FoldInState
 from transforms.minhash import shingle_hash_sets
+from transforms.resume import read_seeds
+from transforms.state import event_key
 from transforms.stream import EventTime
 from transforms.write import WriteTable
 
@@ -167,3 +170,35 @@ def test_a_near_duplicate_is_found_among_the_articles_of_earlier_polls_and_those
     found, kept = _near_across_polls(0, entries([("d", version("d", 30, other + " Readers welcomed it."))]), kept)
     assert [(article_id, near[1]) for article_id, near in found] == [("d", "b")]
     assert len(kept) == 3
+
+
+# ------------------------------------------------------------------------ seeds from OUT
+
+
+def test_a_stream_is_seeded_with_the_latest_version_and_story_of_each_recent_event_in_out(tmp_path: Path):
+    out = tmp_path / "out"
+    done = newsmon("run", "--input", str(SAMPLES / "articles"), "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    events = read_table(out, "events")
+    latest: dict[str, dict] = {}
+    for row in events:
+        if row["event_id"] not in latest or row["version"] > latest[row["event_id"]]["version"]:
+            latest[row["event_id"]] = row
+    newest = max(row["updated_at"] for row in latest.values())
+
+    seeds = read_seeds(str(out), timedelta(hours=72), now=newest)
+    recent = {e for e, row in latest.items() if row["updated_at"] >= newest - timedelta(hours=72)}
+    assert 0 < len(recent) < len(latest)  # the horizon bounds the seeds
+    assert {(ref.event_id, ref.version) for _, ref in seeds.events} == {(e, latest[e]["version"]) for e in recent}
+    for key, ref in seeds.events:  # each under its merge key, and readable in full
+        row = ref()
+        assert event_key(row) == key and row["version"] == latest[ref.event_id]["version"]
+    # MatchStories' seeds: the event's story and the time of that story's last article
+    articles = read_table(out, "articles")
+    for event_id, (last, _, main, story_id) in seeds.stories:
+        assert event_id in recent and story_id == latest[event_id]["story_id"] and not main
+        times = [a["published_at"] or a["ingested_at"] for a in articles if a["story_id"] == story_id]
+        assert last == max(times)
+    with_articles = {e for e in recent if any(a["story_id"] == latest[e]["story_id"] for a in articles)}
+    assert {e for e, _ in seeds.stories} == with_articles
+    assert seeds.article_files and all(path.endswith(".parquet") for path in seeds.article_files)

@@ -265,7 +265,7 @@ class NearDuplicates(beam.PTransform):
             | "BucketEntries" >> beam.FlatMap(_bucket_entries, self._partitions)
         )
         if versions.pipeline.options.view_as(StandardOptions).streaming:
-            search = AcrossPolls("near_duplicates", _near_across_polls, self._horizon, int)
+            search = AcrossPolls("near_duplicates", _near_across_polls, self._horizon, int, per_value=True)
             found = entries | "NearAcrossPolls" >> search
             return found.main | "NearBackToWindows" >> like(versions)
         return entries | "GroupByPartition" >> beam.GroupByKey() | "NearInPartition" >> beam.FlatMap(_near_in_partition)

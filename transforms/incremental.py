@@ -12,8 +12,9 @@ function chose to keep, each with the time it came, and calls
 
 when the watermark has passed the new values (an event-time timer, so the order in which
 values come within a poll does not matter). A kept value is dropped once the watermark is
-`horizon` past the time it came (`state_expired|<name>`, and the key on the EXPIRED output
-when its last kept value goes), so memory holds the last horizon, not the whole stream.
+`horizon` past the time it came, or past the time its key's newest value came (`per_value`;
+counted per value as `state_expired|<name>`, and the key on the EXPIRED output when its last
+kept value goes), so memory holds the last horizon, not the whole stream.
 
 Only streams use it: in batch each key has all its values at once (a GroupByKey), and the
 caller runs its batch step instead (MarkCopies), so batch results do not change.
@@ -48,8 +49,9 @@ class _AcrossPolls(beam.DoFn):
     RELEASE = TimerSpec("release", TimeDomain.WATERMARK)
     EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
 
-    def __init__(self, name: str, step: Step, horizon: timedelta):
+    def __init__(self, name: str, step: Step, horizon: timedelta, per_value: bool):
         self._step = step
+        self._per_value = per_value
         self._horizon_us = horizon // timedelta(microseconds=1)
         self._expired = Metrics.counter(NAMESPACE, f"state_expired|{name}")
 
@@ -80,14 +82,18 @@ class _AcrossPolls(beam.DoFn):
         ready = [(t, v) for t, v in waiting if t <= fired.micros]
         later = [(t, v) for t, v in waiting if t > fired.micros]
         if ready:
-            before = self._alive(kept.read() or [], fired.micros)
+            held = kept.read() or []
+            before = self._alive(held, fired.micros)
+            if len(before) < len(held):
+                self._expired.inc(len(held) - len(before))
             outputs, keep = self._step(key, [v for _, v in ready], [v for _, v in before])
             yield from outputs
-            # a value kept again (the same object step was given) keeps the time it came; any
-            # other the time of the newest ready value
-            came = {id(v): t for t, v in before}
             newest = ready[-1][0]
-            now_kept = [(came.get(id(v), newest), v) for v in keep]
+            if self._per_value:  # a value kept again (the object step was given) keeps its time
+                came = {id(v): t for t, v in before}
+                now_kept = [(came.get(id(v), newest), v) for v in keep]
+            else:  # the key's values expire together, a horizon after its newest one
+                now_kept = [(newest, v) for v in keep]
             kept.write(now_kept)
             self._arm(expire, now_kept)
         pending.clear()
@@ -128,21 +134,26 @@ class _AcrossPolls(beam.DoFn):
 
 class AcrossPolls(beam.PTransform):
     """(key: str | int, value) -> what `step` outputs, in the global window; EXPIRED carries the
-    keys whose kept values were all dropped. Returns a DoOutputsTuple (main tag "main")."""
+    keys whose kept values were all dropped. Returns a DoOutputsTuple (main tag "main").
 
-    def __init__(self, name: str, step: Step, horizon: timedelta, key_type: type = str):
+    `per_value`: each kept value is dropped a horizon after it came (a key that never goes
+    quiet, like an LSH partition); otherwise a key's values are dropped together, a horizon
+    after its newest value came (a content hash: its original goes with its copies)."""
+
+    def __init__(self, name: str, step: Step, horizon: timedelta, key_type: type = str, per_value: bool = False):
         super().__init__()
         self._name = name
         self._step = step
         self._horizon = horizon
         self._key_type = key_type
+        self._per_value = per_value
 
     def expand(self, keyed: beam.PCollection) -> Any:
         return (
             keyed
             | "GlobalWindow" >> beam.WindowInto(GlobalWindows())
             | "Decide"
-            >> beam.ParDo(_AcrossPolls(self._name, self._step, self._horizon))
+            >> beam.ParDo(_AcrossPolls(self._name, self._step, self._horizon, self._per_value))
             .with_input_types(tuple[self._key_type, Any])  # a deterministic key coder
             .with_outputs(EXPIRED, main="main")
         )
