@@ -12,7 +12,8 @@ workers, and Prism) every second.
 
 Prints a table and writes bench/results/latency.json: median and p95 seconds from publish to
 webhook receipt and to Parquet row, alerts received vs expected (one per item), rows found vs
-published, peak memory with the memory of the first and the last quarter of the run (flat?),
+published, peak memory with the memory of the first and the last quarter of the run (flat?;
+also Prism's own, the rest being the CLI with its workers),
 and the machine's load average before and after (the machine is shared: compare runs made at
 the same load). Median of --repeat runs.
 
@@ -132,9 +133,9 @@ def serve(feed: Feed, receiver: Receiver) -> ThreadingHTTPServer:
     return server
 
 
-def group_rss_mb(pgid: int) -> float:
-    """Resident memory of every process in the group (from /proc)."""
-    total = 0
+def group_rss_mb(pgid: int) -> tuple[float, float]:
+    """Resident memory of every process in the group (from /proc): (all, Prism's alone)."""
+    total = prism = 0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -142,12 +143,14 @@ def group_rss_mb(pgid: int) -> float:
             if os.getpgid(int(pid)) != pgid:
                 continue
             with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+                status = f.read()
         except (OSError, ProcessLookupError):
             continue
-    return total / 1024
+        name = status.split("\n", 1)[0].split()[-1]
+        rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        total += rss
+        prism += rss if name == "prism" else 0
+    return total / 1024, prism / 1024
 
 
 def seen_rows(out: Path, seen_files: set[Path], first_seen: dict[str, float]) -> None:
@@ -175,6 +178,7 @@ def one_run(seconds: int, prism: str) -> dict:
         env = dict(os.environ, NEWSMON_WEBHOOK_SECRET=SECRET)
         job = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         memory: list[float] = []
+        prism_memory: list[float] = []
         published: dict[str, float] = {}
         first_seen: dict[str, float] = {}
         seen_files: set[Path] = set()
@@ -194,7 +198,9 @@ def one_run(seconds: int, prism: str) -> dict:
             while time.time() - start < seconds:
                 if time.time() - start >= n:
                     published[f"http://127.0.0.1/item/{n}"] = feed.publish(n)
-                    memory.append(group_rss_mb(job.pid))
+                    everything, prism_alone = group_rss_mb(job.pid)
+                    memory.append(everything)
+                    prism_memory.append(prism_alone)
                     n += 1
                 seen_rows(out, seen_files, first_seen)
                 time.sleep(0.1)
@@ -234,6 +240,8 @@ def one_run(seconds: int, prism: str) -> dict:
         "peak_mb": round(max(memory), 1),
         "first_quarter_mb": round(statistics.mean(memory[:quarter]), 1),
         "last_quarter_mb": round(statistics.mean(memory[-quarter:]), 1),
+        "prism_first_quarter_mb": round(statistics.mean(prism_memory[:quarter]), 1),
+        "prism_last_quarter_mb": round(statistics.mean(prism_memory[-quarter:]), 1),
         "load_before": round(load_before[0], 2),
         "load_after": round(os.getloadavg()[0], 2),
     }

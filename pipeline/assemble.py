@@ -91,7 +91,7 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     if rules is not None:  # alerts first: an event version is in OUT only once its alerts are recorded
         history = alert_history(output)
         alerts = {"events": events, "continued": merged["continued"]} | "AlertOnEvents" >> AlertOnEvents(
-            rules, output, window, history
+            rules, output, window, history, horizon
         )
         # a stream passes each version on once its alerts are recorded; batch waits for them all
         events = alerts["events"] if streaming else events | "AfterAlerts" >> After(alerts)

@@ -5,6 +5,7 @@ articles (EventTime)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,12 +20,15 @@ from apache_beam.utils.timestamp import Timestamp
 from helpers import SAMPLES, newsmon, read_table
 
 from pipeline.runners import find_prism
+from schemas import EVENTS
 from schemas.records import Rejected, micros
+from transforms.alerts import AlertHistory, AlertOnEvents, Delivery
 from transforms.copies import IN_OUT, NEW, Version, _bucket_entries, _near_across_polls, _same_text_across_polls
 from transforms.incremental import AcrossPolls
 from transforms.keyed import EXPIRED, FoldInState
 from transforms.minhash import shingle_hash_sets
 from transforms.resume import read_seeds
+from transforms.rules import load_rules
 from transforms.state import event_key
 from transforms.stream import EventTime
 from transforms.write import WriteTable
@@ -202,3 +206,66 @@ def test_a_stream_is_seeded_with_the_latest_version_and_story_of_each_recent_eve
     with_articles = {e for e in recent if any(a["story_id"] == latest[e]["story_id"] for a in articles)}
     assert {e for e, _ in seeds.stories} == with_articles
     assert seeds.article_files and all(path.endswith(".parquet") for path in seeds.article_files)
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+ALERT_RULES = """
+destinations:
+  hook: {type: python, target: "alert_sink:record"}
+rules:
+  - name: big
+    when: {event_type: air_attack, drones_launched: {gte: 100}}
+    notify: [hook]
+    on: [new, updated]
+"""
+
+
+def event_row(event_id: str, version: int, drones: int, minutes: float) -> dict:
+    moment = T0 + timedelta(minutes=minutes)
+    row = dict.fromkeys(EVENTS.names)
+    row.update(
+        event_id=event_id, version=version, event_type="air_attack", event_date=moment.date(), story_id="s",
+        article_ids=[f"{event_id}-{version}"], source_count=1, evidence=[], claims=[], first_seen_at=T0,
+        updated_at=moment, attacker="RUS", target="UKR", drones_launched=drones,
+    )  # fmt: skip
+    return row
+
+
+def test_a_stream_alerts_once_per_event_version_and_passes_each_version_on_after_it(tmp_path, monkeypatch):
+    sink = tmp_path / "sink.jsonl"
+    monkeypatch.setenv("ALERT_SINK", str(sink))  # the LOOPBACK workers run in this process
+    (tmp_path / "rules.yaml").write_text(ALERT_RULES)
+    rules = load_rules(str(tmp_path / "rules.yaml"))
+    # e3's version 1 was delivered by an earlier run (alerts/ in OUT): not sent again
+    history = AlertHistory({"e3": [Delivery("big", "e3", 1, "hook", "event.new", [], 1, True)]})
+
+    def came(minutes: float, *rows: dict) -> list[TimestampedValue]:
+        return [TimestampedValue(row, at(minutes)) for row in rows]
+
+    stream = (
+        test_stream.TestStream()
+        .add_elements(came(0, event_row("e1", 1, 100, 0), event_row("e2", 1, 50, 0)))
+        .advance_watermark_to(at(1))
+        .add_elements(came(2, event_row("e1", 2, 120, 1), event_row("e3", 1, 300, 1)))
+        .advance_watermark_to(at(3))
+        .advance_watermark_to_infinity()
+    )
+    with beam.Pipeline(options=prism()) as p:
+        events = p | stream
+        continued = p | "NoneContinued" >> beam.Create([])
+        out = {"events": events, "continued": continued} | AlertOnEvents(rules, str(tmp_path / "out"), 3600, history)
+        passed = out["events"] | beam.Map(lambda r: (r["event_id"], r["version"]))
+        assert_that(passed, equal_to([("e1", 1), ("e2", 1), ("e1", 2), ("e3", 1)]), label="passed")
+    sent = [json.loads(line) for line in sink.read_text().splitlines()]
+    assert [(a["type"], a["data"]["event"]["event_id"], a["data"]["event"]["version"]) for a in sent] == [
+        ("event.new", "e1", 1),
+        ("event.updated", "e1", 2),
+    ]
+    assert sent[1]["data"]["changed"] == ["drones_launched"]
+    recorded = read_table(tmp_path / "out", "alerts")
+    assert sorted((a["webhook_id"], a["status"]) for a in recorded) == [
+        ("big:e1:1", "delivered"),
+        ("big:e1:2", "delivered"),
+    ]

@@ -27,7 +27,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import apache_beam as beam
@@ -37,15 +37,16 @@ import pyarrow.parquet as pq
 import requests
 from apache_beam.coders import PickleCoder
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import FixedWindows, TimestampedValue
-from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 
 from schemas import EVENTS, to_arrow
 from schemas.records import stable_id
-from transforms.counters import count_written
+from transforms.counters import NAMESPACE, count_written
 from transforms.delivery import Attempt, deliver
 from transforms.extraction import ALL_FIELDS
 from transforms.rules import Rule, Rules
@@ -160,12 +161,22 @@ class _AlertsPerEvent(beam.DoFn):
     HISTORY = ReadModifyWriteStateSpec("history", PickleCoder())  # {(webhook_id, destination): Delivery}
     MATCHED = ReadModifyWriteStateSpec("matched", PickleCoder())  # the rules a version has matched
     FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+    FORGET = TimerSpec("forget", TimeDomain.WATERMARK)  # a stream: drops LAST a horizon after the last version
 
-    def __init__(self, rules: Rules, output: str, window_seconds: int, streaming: bool = False):
+    def __init__(
+        self,
+        rules: Rules,
+        output: str,
+        window_seconds: int,
+        streaming: bool = False,
+        horizon: timedelta = timedelta(hours=72),
+    ):
         self._rules = rules
         self._output = output
         self._window = FixedWindows(window_seconds)
         self._streaming = streaming
+        self._horizon = Duration(micros=horizon // timedelta(microseconds=1))
+        self._forgotten = Metrics.counter(NAMESPACE, "state_expired|alerts")
 
     def setup(self) -> None:
         self._session = requests.Session()
@@ -184,6 +195,7 @@ class _AlertsPerEvent(beam.DoFn):
         matched: Any = beam.DoFn.StateParam(MATCHED),
         flush: Any = beam.DoFn.TimerParam(FLUSH),
         timestamp: Any = beam.DoFn.TimestampParam,
+        forget: Any = beam.DoFn.TimerParam(FORGET),
     ) -> Iterator[dict[str, Any]]:
         _, (kind, value) = element
         if kind == "continued":  # the latest row in OUT: the previous version of this run's first
@@ -205,6 +217,7 @@ class _AlertsPerEvent(beam.DoFn):
         if self._streaming:  # versions come at their arrival time, hours after their update time:
             # a timer behind the watermark is not fired by every runner (stories.MatchStories)
             flush.set(max(due(min(times)), Timestamp.of(timestamp)))
+            forget.set(Timestamp.of(timestamp) + self._horizon)
         else:
             flush.set(due(min(times)))
 
@@ -267,6 +280,21 @@ class _AlertsPerEvent(beam.DoFn):
         if later:
             flush.set(due(min(r["updated_at"] for _, r in later)))
         yield from out
+
+    @on_timer(FORGET)
+    def on_forget(
+        self,
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        last: Any = beam.DoFn.StateParam(LAST),
+    ) -> Iterator[Any]:
+        """No version of the event for a horizon (MergeEvents has dropped its key too): its latest
+        row, the big part of the state, is dropped. Its deliveries and the rules it matched are
+        kept for the job's life (a few names and ids), so that a webhook-id delivered is never
+        sent again, even when a report after the horizon gives the event's version 1 again."""
+        if last.read() is not None and not list(pending.read()):
+            last.clear()
+            self._forgotten.inc()
+        return iter(())
 
     def _still_wanted(self, d: Delivery) -> bool:
         """A failed delivery is retried only while its rule still sends to that destination."""
@@ -354,12 +382,20 @@ class AlertOnEvents(beam.PTransform):
     its alerts are recorded}: the stream writes a version to events/ only after that, so a
     version in OUT has had its alerts (pipeline/assemble.py; batch orders the whole tables)."""
 
-    def __init__(self, rules: Rules, output: str, window_seconds: int, history: AlertHistory | None = None):
+    def __init__(
+        self,
+        rules: Rules,
+        output: str,
+        window_seconds: int,
+        history: AlertHistory | None = None,
+        horizon: timedelta = timedelta(hours=72),
+    ):
         super().__init__()
         self._rules = rules
         self._output = output
         self._window_seconds = window_seconds
         self._history = history or AlertHistory()
+        self._horizon = horizon  # a stream: how long an event's latest row is kept after its last version
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> Any:
         streaming = inputs["events"].pipeline.options.view_as(StandardOptions).streaming
@@ -373,9 +409,9 @@ class AlertOnEvents(beam.PTransform):
             | "AllOfEvent" >> beam.Flatten()
             | "AtUpdateTime" >> timed.with_output_types(tuple[str, tuple])
             | "AlertsPerEvent"
-            >> beam.ParDo(_AlertsPerEvent(self._rules, self._output, self._window_seconds, streaming)).with_outputs(
-                HANDLED, main="alerts"
-            )
+            >> beam.ParDo(
+                _AlertsPerEvent(self._rules, self._output, self._window_seconds, streaming, self._horizon)
+            ).with_outputs(HANDLED, main="alerts")
         )
         if streaming:
             return {"alerts": alerted.alerts, "events": alerted[HANDLED]}
