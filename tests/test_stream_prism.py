@@ -295,3 +295,4 @@ rules:
     lines = log.read_text()
     assert "polled " + wire_url in lines and "not modified" in lines
     assert "failed (HTTP 500), retried next poll" in lines
+    assert f"alert attacks:{event_id}:3 to hook: delivered after 1 attempt(s)" in lines

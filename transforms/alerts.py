@@ -52,6 +52,7 @@ from transforms.extraction import ALL_FIELDS
 from transforms.rules import Rule, Rules
 from transforms.state import rows_of, table_files
 from transforms.stories import due
+from transforms.stream import progress
 from transforms.write import window_folder, write_parquet
 
 logger = logging.getLogger(__name__)
@@ -338,6 +339,9 @@ class _AlertsPerEvent(beam.DoFn):
             )
             d.delivered = d.delivered or attempt.status == "delivered"
         self._journal(rows)
+        if self._streaming and rows:  # a stream: one line per delivery, so a user sees alerts go out
+            outcome = "delivered" if d.delivered else f"failed ({rows[-1]['error'] or rows[-1]['response_code']})"
+            progress(f"alert {msg_id} to {d.destination}: {outcome} after {len(rows)} attempt(s)")
         return rows
 
     def _journal(self, rows: list[dict[str, Any]]) -> None:
