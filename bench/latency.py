@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -163,13 +164,16 @@ def seen_rows(out: Path, seen_files: set[Path], first_seen: dict[str, float]) ->
             first_seen.setdefault(url, now)
 
 
-def one_run(seconds: int, prism: str) -> dict:
+def one_run(seconds: int, prism: str, keep: str | None = None) -> dict:
     feed, receiver = Feed(), Receiver()
     server = serve(feed, receiver)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory() as tmp:
+    folder = contextlib.nullcontext(tempfile.mkdtemp(dir=keep)) if keep else tempfile.TemporaryDirectory()
+    with folder as tmp:
         out, rules = Path(tmp) / "out", Path(tmp) / "rules.yaml"
+        if keep:
+            print(f"run kept in {tmp}", file=sys.stderr)
         rules.write_text(RULES.format(url=f"{base}/hook"))
         args = [sys.executable, "-m", "pipeline.cli", "run", "--streaming", "--feed", f"{base}/feed.rss"]
         args += ["--output", str(out), "--alerts", str(rules)]
@@ -259,11 +263,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", metavar="DIR", help="keep each run's OUT and job log in a folder under DIR")
     args = parser.parse_args()
     prism = find_prism()
     if prism is None:
         sys.exit("no Prism binary: run `make prism`")
-    runs = [one_run(args.seconds, prism) for _ in range(args.repeat)]
+    runs = [one_run(args.seconds, prism, args.keep) for _ in range(args.repeat)]
     keys = list(runs[0])
     print(" ".join(f"{k:>17}" for k in ["run", *keys]))
     for i, r in enumerate(runs, 1):

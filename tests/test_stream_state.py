@@ -12,14 +12,14 @@ from pathlib import Path
 import apache_beam as beam
 import pyarrow.parquet as pq
 import pytest
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
 from apache_beam.testing import test_stream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 from helpers import SAMPLES, newsmon, read_table
 
-from pipeline.runners import find_prism
+from pipeline.runners import choose_runner, find_prism
 from schemas import EVENTS
 from schemas.records import Rejected, micros
 from transforms.alerts import AlertHistory, AlertOnEvents, Delivery
@@ -269,3 +269,17 @@ def test_a_stream_alerts_once_per_event_version_and_passes_each_version_on_after
         ("big:e1:1", "delivered"),
         ("big:e1:2", "delivered"),
     ]
+
+
+# ---------------------------------------------------------------------------- runner
+
+
+def test_a_stream_on_prism_is_watched_longer_than_beams_five_minute_deadline():
+    # Beam reads the job's state with a gRPC deadline of --job_server_timeout (300 s): past it,
+    # wait_until_finish fails, the CLI ends and takes Prism down (a stream stopped after 5 min)
+    options = PipelineOptions(["--streaming", f"--prism_location={PRISM}"])
+    choose_runner(options)
+    assert options.view_as(PortableOptions).job_server_timeout >= 365 * 24 * 3600
+    chosen = PipelineOptions(["--streaming", f"--prism_location={PRISM}", "--job_server_timeout=600"])
+    choose_runner(chosen)
+    assert chosen.view_as(PortableOptions).job_server_timeout == 600  # the user's own value stays
