@@ -1,17 +1,21 @@
-"""Streaming latency on Prism: publish -> Parquet row.
+"""Streaming latency on Prism: publish -> webhook receipt, and publish -> Parquet row.
 
 A feed server on 127.0.0.1 publishes one article a second for --seconds while
-`newsmon run --streaming --poll-interval 1s --window 1s` runs against it on PrismRunner. The
-bench watches OUT/articles and records, for each item, when its row first appears in a
-finished Parquet file; it samples the job's memory (the resident set of its whole process
-group: the CLI with its LOOPBACK workers, and Prism) every second.
+`newsmon run --streaming --poll-interval 1s --window 1s --alerts RULES` runs against it on
+PrismRunner. Every item reports a new figure of one night's attack (air defence shot down n+2
+drones), so every item makes a new version of that event, and the rule (every air attack, on
+new and updated versions) posts one Standard Webhook per version to a receiver on 127.0.0.1
+(signed; the receiver notes when each webhook-id first came). The bench also watches
+OUT/articles for when each item's row first appears in a finished Parquet file, and samples
+the job's memory (the resident set of its whole process group: the CLI with its LOOPBACK
+workers, and Prism) every second.
 
 Prints a table and writes bench/results/latency.json: median and p95 seconds from publish to
-Parquet row, rows found vs published, and peak memory, with the memory of the first and the
-last quarter of the run to show whether it stays flat. Median of --repeat runs.
-
-Webhook deliveries (publish -> webhook receipt) come with issue 9's alert hooks; until they are
-on this branch the end of the path measured is the Parquet row.
+webhook receipt and to Parquet row, alerts received vs expected (one per item), rows found vs
+published, peak memory with the memory of the first and the last quarter of the run (flat?;
+also Prism's own, the rest being the CLI with its workers),
+and the machine's load average before and after (the machine is shared: compare runs made at
+the same load). Median of --repeat runs.
 
     .venv/bin/python bench/latency.py [--seconds 120] [--repeat 3]
 """
@@ -19,6 +23,10 @@ on this branch the end of the path measured is the Parquet row.
 from __future__ import annotations
 
 import argparse
+import base64
+import contextlib
+import hashlib
+import hmac
 import json
 import os
 import platform
@@ -33,6 +41,7 @@ from datetime import datetime, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -42,6 +51,16 @@ sys.path.insert(0, str(ROOT))
 from pipeline.runners import find_prism  # noqa: E402
 
 STARTUP_S = 90  # Prism, the workers and spaCy start before the first item is published
+SECRET = "whsec_" + base64.b64encode(b"newsmon latency bench secret 32b").decode()
+RULES = """
+destinations:
+  hook: {{type: webhook, url: "{url}", secret_env: NEWSMON_WEBHOOK_SECRET}}
+rules:
+  - name: attacks
+    when: {{event_type: air_attack}}
+    notify: [hook]
+    on: [new, updated]
+"""
 
 
 class Feed:
@@ -69,7 +88,29 @@ class Feed:
         return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Bench</title>{xml}</channel></rss>'.encode()
 
 
-def serve(feed: Feed) -> ThreadingHTTPServer:
+class Receiver:
+    """Webhook receiver: when each webhook-id first came, and the figure of its event version
+    (which item it alerts for). Checks the Standard Webhooks signature (HMAC-SHA256)."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, tuple[float, int | None]] = {}  # webhook-id -> (received, drones_shot_down)
+        self.posts = 0
+        self.forged = 0
+        self.lock = threading.Lock()
+
+    def handle(self, headers: Any, body: bytes) -> None:
+        now = time.time()
+        key = base64.b64decode(SECRET.removeprefix("whsec_"))
+        signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+        expected = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        event = json.loads(body)["data"]["event"]
+        with self.lock:
+            self.posts += 1
+            self.forged += expected not in headers.get("webhook-signature", "").split()
+            self.first.setdefault(headers["webhook-id"], (now, event.get("drones_shot_down")))
+
+
+def serve(feed: Feed, receiver: Receiver) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             body = feed.body()
@@ -78,6 +119,11 @@ def serve(feed: Feed) -> ThreadingHTTPServer:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def do_POST(self):
+            receiver.handle(self.headers, self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
 
         def log_message(self, *args):
             pass
@@ -88,9 +134,9 @@ def serve(feed: Feed) -> ThreadingHTTPServer:
     return server
 
 
-def group_rss_mb(pgid: int) -> float:
-    """Resident memory of every process in the group (from /proc)."""
-    total = 0
+def group_rss_mb(pgid: int) -> tuple[float, float]:
+    """Resident memory of every process in the group (from /proc): (all, Prism's alone)."""
+    total = prism = 0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -98,12 +144,14 @@ def group_rss_mb(pgid: int) -> float:
             if os.getpgid(int(pid)) != pgid:
                 continue
             with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+                status = f.read()
         except (OSError, ProcessLookupError):
             continue
-    return total / 1024
+        name = status.split("\n", 1)[0].split()[-1]
+        rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+        total += rss
+        prism += rss if name == "prism" else 0
+    return total / 1024, prism / 1024
 
 
 def seen_rows(out: Path, seen_files: set[Path], first_seen: dict[str, float]) -> None:
@@ -116,17 +164,25 @@ def seen_rows(out: Path, seen_files: set[Path], first_seen: dict[str, float]) ->
             first_seen.setdefault(url, now)
 
 
-def one_run(seconds: int, prism: str) -> dict:
-    feed = Feed()
-    server = serve(feed)
-    url = f"http://127.0.0.1:{server.server_address[1]}/feed.rss"
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out"
-        args = [sys.executable, "-m", "pipeline.cli", "run", "--streaming", "--feed", url, "--output", str(out)]
+def one_run(seconds: int, prism: str, keep: str | None = None) -> dict:
+    feed, receiver = Feed(), Receiver()
+    server = serve(feed, receiver)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    load_before = os.getloadavg()
+    folder = contextlib.nullcontext(tempfile.mkdtemp(dir=keep)) if keep else tempfile.TemporaryDirectory()
+    with folder as tmp:
+        out, rules = Path(tmp) / "out", Path(tmp) / "rules.yaml"
+        if keep:
+            print(f"run kept in {tmp}", file=sys.stderr)
+        rules.write_text(RULES.format(url=f"{base}/hook"))
+        args = [sys.executable, "-m", "pipeline.cli", "run", "--streaming", "--feed", f"{base}/feed.rss"]
+        args += ["--output", str(out), "--alerts", str(rules)]
         args += ["--poll-interval", "1s", "--window", "1s", f"--prism_location={prism}"]
         log = open(Path(tmp) / "job.log", "wb")
-        job = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        env = dict(os.environ, NEWSMON_WEBHOOK_SECRET=SECRET)
+        job = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         memory: list[float] = []
+        prism_memory: list[float] = []
         published: dict[str, float] = {}
         first_seen: dict[str, float] = {}
         seen_files: set[Path] = set()
@@ -139,17 +195,23 @@ def one_run(seconds: int, prism: str) -> dict:
             if not first_seen:
                 tail = Path(tmp, "job.log").read_text()[-2000:]
                 raise RuntimeError(f"the job wrote nothing in its first {STARTUP_S}s:\n{tail}")
-            start = time.time()
+            # items on whole seconds: an RSS pubDate has whole seconds, and two items of one
+            # second would tie in publication order (MergeEvents then orders them by id)
+            start = float(int(time.time()) + 1)
             n = 0
             while time.time() - start < seconds:
                 if time.time() - start >= n:
                     published[f"http://127.0.0.1/item/{n}"] = feed.publish(n)
-                    memory.append(group_rss_mb(job.pid))
+                    everything, prism_alone = group_rss_mb(job.pid)
+                    memory.append(everything)
+                    prism_memory.append(prism_alone)
                     n += 1
                 seen_rows(out, seen_files, first_seen)
                 time.sleep(0.1)
             drain = time.time() + 30
-            while time.time() < drain and not all(u in first_seen for u in published):
+            while time.time() < drain and not (
+                all(u in first_seen for u in published) and len(receiver.first) >= len(published) + 1
+            ):
                 seen_rows(out, seen_files, first_seen)
                 time.sleep(0.25)
         finally:
@@ -160,40 +222,70 @@ def one_run(seconds: int, prism: str) -> dict:
                 os.killpg(job.pid, signal.SIGKILL)
             server.shutdown()
     latencies = sorted(first_seen[u] - t for u, t in published.items() if u in first_seen)
+    # item n reports n + 2 drones shot down: its alert is the version with that figure
+    received = {figure: at for at, figure in receiver.first.values()}
+    alert_latencies = sorted(
+        received[int(u.rsplit("/", 1)[1]) + 2] - t
+        for u, t in published.items()
+        if int(u.rsplit("/", 1)[1]) + 2 in received
+    )
     quarter = max(1, len(memory) // 4)
     return {
         "published": len(published),
+        "alerts_expected": len(published),
+        "alerts_received": len(alert_latencies),
+        "alerts_twice": receiver.posts - len(receiver.first),
+        "bad_signatures": receiver.forged,
+        "webhook_median_s": _median(alert_latencies),
+        "webhook_p95_s": _p95(alert_latencies),
         "rows_found": len(latencies),
-        "median_s": round(statistics.median(latencies), 2) if latencies else None,
-        "p95_s": round(latencies[int(0.95 * (len(latencies) - 1))], 2) if latencies else None,
+        "row_median_s": _median(latencies),
+        "row_p95_s": _p95(latencies),
         "peak_mb": round(max(memory), 1),
         "first_quarter_mb": round(statistics.mean(memory[:quarter]), 1),
         "last_quarter_mb": round(statistics.mean(memory[-quarter:]), 1),
+        "prism_first_quarter_mb": round(statistics.mean(prism_memory[:quarter]), 1),
+        "prism_last_quarter_mb": round(statistics.mean(prism_memory[-quarter:]), 1),
+        "load_before": round(load_before[0], 2),
+        "load_after": round(os.getloadavg()[0], 2),
     }
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def _p95(values: list[float]) -> float | None:
+    return round(values[int(0.95 * (len(values) - 1))], 2) if values else None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", metavar="DIR", help="keep each run's OUT and job log in a folder under DIR")
     args = parser.parse_args()
     prism = find_prism()
     if prism is None:
         sys.exit("no Prism binary: run `make prism`")
-    runs = [one_run(args.seconds, prism) for _ in range(args.repeat)]
-    keys = ["published", "rows_found", "median_s", "p95_s", "peak_mb", "first_quarter_mb", "last_quarter_mb"]
-    print(f"{'run':>4} " + " ".join(f"{k:>16}" for k in keys))
+    runs = [one_run(args.seconds, prism, args.keep) for _ in range(args.repeat)]
+    keys = list(runs[0])
+    print(" ".join(f"{k:>17}" for k in ["run", *keys]))
     for i, r in enumerate(runs, 1):
-        print(f"{i:>4} " + " ".join(f"{r[k]!s:>16}" for k in keys))
-    median = {k: statistics.median(r[k] for r in runs if r[k] is not None) for k in keys}
-    print("median " + " ".join(f"{median[k]!s:>16}" for k in keys))
+        print(" ".join(f"{v!s:>17}" for v in [i, *(r[k] for k in keys)]))
+    median = {k: statistics.median([r[k] for r in runs if r[k] is not None] or [0]) for k in keys}
+    print(" ".join(f"{v!s:>17}" for v in ["median", *(median[k] for k in keys)]))
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print(f"uptime: {uptime}")
     result = {
-        "what": "publish -> Parquet row, newsmon run --streaming --poll-interval 1s --window 1s on PrismRunner",
+        "what": "publish -> webhook receipt and -> Parquet row, newsmon run --streaming --poll-interval 1s "
+        "--window 1s --alerts (one rule, one webhook on 127.0.0.1) on PrismRunner",
         "seconds": args.seconds,
         "runs": runs,
         "median": median,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}",
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
+        "uptime_after": uptime,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
     Path(ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "latency.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -25,11 +25,12 @@ from transforms.extract import ExtractEvents
 from transforms.merge import MergeEvents
 from transforms.normalize import NormalizeArticles
 from transforms.read import ReadArticles
+from transforms.resume import SeedState, read_seeds
 from transforms.rules import RulesError, load_rules
 from transforms.state import After, NotInOut, PriorArticles, PriorEvents, ReadState, RejectedInOut, StorySeeds
 from transforms.stories import AssignStories
 from transforms.stream import EventTime, PollSources, ReadPubSub, SkipKnown, known_articles
-from transforms.write import WriteTable
+from transforms.write import AfterWritten, WriteNow, WriteTable
 
 
 def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
@@ -55,10 +56,9 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     lateness = allowed_lateness(opts) if streaming else 0.0
     interval = poll_interval(opts)
 
-    if streaming and rules is not None:
-        raise UsageError("--alerts with --streaming is not built yet: run the alerts in batch runs into the same OUT")
-
     p = beam.Pipeline(options=options)
+    if streaming:  # OUT's last horizon, read now, seeds the stages' keyed state (transforms/resume.py)
+        seeded = p | "StateFromOut" >> SeedState(read_seeds(output, horizon), lambda: arrival_windows(interval))
     if not streaming:
         read = p | "ReadArticles" >> ReadArticles(sources, fetch)
     elif opts.pubsub_subscription:
@@ -70,10 +70,10 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
         fresh = normalized["articles"] | "SkipKnown" >> SkipKnown(known_articles(output))
         timed = fresh | "EventTime" >> EventTime(window, lateness)
         articles_in, late = timed["articles"] | "PollWindows" >> arrival_windows(interval), [timed["rejected"]]
-        marked = articles_in | "MarkCopies" >> MarkCopies(partitions, horizon=horizon)
+        marked = articles_in | "MarkCopies" >> MarkCopies(partitions, prior=seeded["versions"], horizon=horizon)
         mentions = marked["articles"] | "ExtractEvents" >> ExtractEvents(opts.spacy_model)
-        merged = mentions | "MergeEvents" >> MergeEvents(horizon=horizon)
-        stories = {"articles": marked["articles"], "reports": merged["reports"]}
+        merged = mentions | "MergeEvents" >> MergeEvents(prior=seeded["events"], horizon=horizon)
+        stories = {"articles": marked["articles"], "reports": merged["reports"], "seeds": seeded["stories"]}
     else:  # what OUT already holds (transforms/state.py): the run continues it
         state = p | "ReadState" >> ReadState(output, horizon)
         # read only where this run meets it again (this run's keys as side inputs)
@@ -91,18 +91,20 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     if rules is not None:  # alerts first: an event version is in OUT only once its alerts are recorded
         history = alert_history(output)
         alerts = {"events": events, "continued": merged["continued"]} | "AlertOnEvents" >> AlertOnEvents(
-            rules, output, window, history
+            rules, output, window, history, horizon
         )
-        events = events | "AfterAlerts" >> After(alerts)
+        # a stream passes each version on once its alerts are recorded; batch waits for them all
+        events = alerts["events"] if streaming else events | "AfterAlerts" >> After(alerts)
 
     rejected = [read["rejected"], normalized["rejected"], marked["rejected"], *late]
     # one windowing for the Flatten (in a stream MarkCopies' rejections are in poll windows,
     # the others global; Prism panics on a Flatten of both); WriteTable windows them again
     rejected = [r | f"Unwindowed{i}" >> beam.WindowInto(GlobalWindows()) for i, r in enumerate(rejected)]
     rejected = rejected | "AllRejected" >> beam.Flatten()
-    if streaming:
+    if streaming:  # event versions written as they come (after their alerts), then their articles
+        events_written = events | "WriteEvents" >> WriteNow("events", output, window, progress=True)
+        articles = {"articles": articles, "events": events_written} | "AfterEvents" >> AfterWritten()
         articles | "WriteArticles" >> WriteTable("articles", output, window, lateness, streaming)
-        events | "WriteEvents" >> WriteTable("events", output, window, lateness, streaming)
         rejected | "WriteRejected" >> WriteTable("rejected", output, window, lateness, streaming)
         return p
     # Written in this order, each after the one before has finished: alerts (as they are sent),

@@ -17,7 +17,7 @@ import platform
 import shutil
 from pathlib import Path
 
-from apache_beam.options.pipeline_options import PipelineOptions, PrismRunnerOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, PrismRunnerOptions, StandardOptions
 
 from pipeline.options import UsageError
 
@@ -29,6 +29,8 @@ PRISM_ENV = "NEWSMON_PRISM"  # an explicit path to a Prism binary, like --prism_
 HOW_TO_GET_PRISM = "build it with `make prism` (needs Go) or pass --prism_location=PATH"
 _PRISM_NAMES = ("PrismRunner", "prism")
 _DOWNLOAD_CHECK_TIMEOUT_S = 5.0
+_BEAM_JOB_SERVER_TIMEOUT_S = 300  # PortableOptions' default
+STREAM_JOB_SERVER_TIMEOUT_S = 10 * 365 * 24 * 3600  # ten years: longer than any stream is watched
 
 
 def choose_runner(options: PipelineOptions) -> None:
@@ -46,6 +48,7 @@ def choose_runner(options: PipelineOptions) -> None:
     standard.runner = runner
     if runner not in _PRISM_NAMES:
         return  # Dataflow, Flink, …: their own way of running
+    keep_watching(options)
     prism = options.view_as(PrismRunnerOptions)
     if prism.prism_location:
         if "://" not in prism.prism_location and not os.path.isfile(prism.prism_location):
@@ -57,6 +60,17 @@ def choose_runner(options: PipelineOptions) -> None:
         return
     if not _download_reachable():
         raise UsageError(f"--streaming needs Prism, Beam's local runner, and cannot download it: {HOW_TO_GET_PRISM}")
+
+
+def keep_watching(options: PipelineOptions) -> None:
+    """A stream on Prism runs as long as newsmon watches it: Beam's portable runner reads the
+    job's state and messages with a gRPC deadline of `--job_server_timeout` (default 300 s),
+    after which `wait_until_finish` fails and the CLI ends, taking Prism down — a stream
+    stopped after five minutes (measured: the last poll 300 s after the start). Unless the
+    user set another value, the deadline is made longer than any run."""
+    portable = options.view_as(PortableOptions)
+    if portable.job_server_timeout == _BEAM_JOB_SERVER_TIMEOUT_S:
+        portable.job_server_timeout = STREAM_JOB_SERVER_TIMEOUT_S
 
 
 def find_prism() -> str | None:

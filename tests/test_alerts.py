@@ -425,19 +425,3 @@ def test_an_unset_secret_exits_2_with_one_line_before_any_work(tmp_path):
     bad = dict(env, NEWSMON_WEBHOOK_SECRET="hunter2")
     with pytest.raises(RulesError, match="not a Standard Webhooks secret"):
         load_rules(str(path), bad)
-
-
-def test_alerts_in_a_stream_are_refused_before_any_work(tmp_path):
-    """Alerts are not built for --streaming yet: saying so beats a stream that never alerts."""
-    path = tmp_path / "rules.yaml"
-    path.write_text(GOOD)
-    env = dict(os.environ, NEWSMON_WEBHOOK_SECRET=SECRET)
-    args = ["run", *TWO_ATTACKS, "--output", str(tmp_path / "out"), "--alerts", str(path), "--streaming"]
-    done = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
-    )
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
-        "newsmon: error: --alerts with --streaming is not built yet: run the alerts in batch runs into the same OUT"
-    ]
-    assert not (tmp_path / "out").exists()

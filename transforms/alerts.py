@@ -27,7 +27,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import apache_beam as beam
@@ -37,24 +37,28 @@ import pyarrow.parquet as pq
 import requests
 from apache_beam.coders import PickleCoder
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import FixedWindows, TimestampedValue
-from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
 
 from schemas import EVENTS, to_arrow
 from schemas.records import stable_id
-from transforms.counters import count_written
+from transforms.counters import NAMESPACE, count_written
 from transforms.delivery import Attempt, deliver
 from transforms.extraction import ALL_FIELDS
 from transforms.rules import Rule, Rules
 from transforms.state import rows_of, table_files
 from transforms.stories import due
+from transforms.stream import progress
 from transforms.write import window_folder, write_parquet
 
 logger = logging.getLogger(__name__)
 
 NEW, UPDATED = "event.new", "event.updated"
+HANDLED = "handled"  # the tag of this run's event versions whose alerts are recorded
 CHANGEABLE = ["event_date", *ALL_FIELDS]  # the fields whose change `changed` lists
 HISTORY_COLUMNS = ["rule", "event_id", "event_version", "destination", "status", "attempts", "webhook_id"]
 HISTORY_COLUMNS += ["alert_type", "changed"]
@@ -158,11 +162,22 @@ class _AlertsPerEvent(beam.DoFn):
     HISTORY = ReadModifyWriteStateSpec("history", PickleCoder())  # {(webhook_id, destination): Delivery}
     MATCHED = ReadModifyWriteStateSpec("matched", PickleCoder())  # the rules a version has matched
     FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+    FORGET = TimerSpec("forget", TimeDomain.WATERMARK)  # a stream: drops LAST a horizon after the last version
 
-    def __init__(self, rules: Rules, output: str, window_seconds: int):
+    def __init__(
+        self,
+        rules: Rules,
+        output: str,
+        window_seconds: int,
+        streaming: bool = False,
+        horizon: timedelta = timedelta(hours=72),
+    ):
         self._rules = rules
         self._output = output
         self._window = FixedWindows(window_seconds)
+        self._streaming = streaming
+        self._horizon = Duration(micros=horizon // timedelta(microseconds=1))
+        self._forgotten = Metrics.counter(NAMESPACE, "state_expired|alerts")
 
     def setup(self) -> None:
         self._session = requests.Session()
@@ -180,6 +195,8 @@ class _AlertsPerEvent(beam.DoFn):
         history: Any = beam.DoFn.StateParam(HISTORY),
         matched: Any = beam.DoFn.StateParam(MATCHED),
         flush: Any = beam.DoFn.TimerParam(FLUSH),
+        timestamp: Any = beam.DoFn.TimestampParam,
+        forget: Any = beam.DoFn.TimerParam(FORGET),
     ) -> Iterator[dict[str, Any]]:
         _, (kind, value) = element
         if kind == "continued":  # the latest row in OUT: the previous version of this run's first
@@ -198,7 +215,12 @@ class _AlertsPerEvent(beam.DoFn):
             return
         pending.add((kind, value))  # "row" or "retry_row"
         times = [row["updated_at"] for _, row in pending.read()]
-        flush.set(due(min(times)))
+        if self._streaming:  # versions come at their arrival time, hours after their update time:
+            # a timer behind the watermark is not fired by every runner (stories.MatchStories)
+            flush.set(max(due(min(times)), Timestamp.of(timestamp)))
+            forget.set(Timestamp.of(timestamp) + self._horizon)
+        else:
+            flush.set(due(min(times)))
 
     @on_timer(FLUSH)
     def on_flush(
@@ -240,13 +262,15 @@ class _AlertsPerEvent(beam.DoFn):
             for key, d in known.items():
                 if d.version == row["version"] and not d.delivered and key not in todo and self._still_wanted(d):
                     todo[key] = (d, row)
-        out = []
+        out: list[Any] = []
         for key in sorted(todo):
             d, row = todo[key]
             if d.delivered:
                 continue
             out += self._deliver(d, row)
             known[key] = d
+        # this run's versions go on to be written once their alerts are recorded (a stream)
+        out += [beam.pvalue.TaggedOutput(HANDLED, r) for k, r in ready if k == "row"]
         history.write(known)
         matched.write(done)
         if previous is not None:
@@ -257,6 +281,21 @@ class _AlertsPerEvent(beam.DoFn):
         if later:
             flush.set(due(min(r["updated_at"] for _, r in later)))
         yield from out
+
+    @on_timer(FORGET)
+    def on_forget(
+        self,
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        last: Any = beam.DoFn.StateParam(LAST),
+    ) -> Iterator[Any]:
+        """No version of the event for a horizon (MergeEvents has dropped its key too): its latest
+        row, the big part of the state, is dropped. Its deliveries and the rules it matched are
+        kept for the job's life (a few names and ids), so that a webhook-id delivered is never
+        sent again, even when a report after the horizon gives the event's version 1 again."""
+        if last.read() is not None and not list(pending.read()):
+            last.clear()
+            self._forgotten.inc()
+        return iter(())
 
     def _still_wanted(self, d: Delivery) -> bool:
         """A failed delivery is retried only while its rule still sends to that destination."""
@@ -300,6 +339,9 @@ class _AlertsPerEvent(beam.DoFn):
             )
             d.delivered = d.delivered or attempt.status == "delivered"
         self._journal(rows)
+        if self._streaming and rows:  # a stream: one line per delivery, so a user sees alerts go out
+            outcome = "delivered" if d.delivered else f"failed ({rows[-1]['error'] or rows[-1]['response_code']})"
+            progress(f"alert {msg_id} to {d.destination}: {outcome} after {len(rows)} attempt(s)")
         return rows
 
     def _journal(self, rows: list[dict[str, Any]]) -> None:
@@ -338,25 +380,46 @@ def _at_update(element: tuple[str, tuple[str, Any]]) -> TimestampedValue:
 
 class AlertOnEvents(beam.PTransform):
     """{"events": this run's event rows, "continued": MergeEvents' latest rows in OUT of the
-    events it continued} -> rows of alerts/ (already written: see the module docstring)."""
+    events it continued} -> rows of alerts/ (already written: see the module docstring).
 
-    def __init__(self, rules: Rules, output: str, window_seconds: int, history: AlertHistory | None = None):
+    In a stream it returns {"alerts": those rows, "events": the event rows, each passed on once
+    its alerts are recorded}: the stream writes a version to events/ only after that, so a
+    version in OUT has had its alerts (pipeline/assemble.py; batch orders the whole tables)."""
+
+    def __init__(
+        self,
+        rules: Rules,
+        output: str,
+        window_seconds: int,
+        history: AlertHistory | None = None,
+        horizon: timedelta = timedelta(hours=72),
+    ):
         super().__init__()
         self._rules = rules
         self._output = output
         self._window_seconds = window_seconds
         self._history = history or AlertHistory()
+        self._horizon = horizon  # a stream: how long an event's latest row is kept after its last version
 
-    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+    def expand(self, inputs: dict[str, beam.PCollection]) -> Any:
+        streaming = inputs["events"].pipeline.options.view_as(StandardOptions).streaming
         rows = inputs["events"] | "VersionRows" >> beam.Map(lambda r: (r["event_id"], ("row", r)))
         continued = inputs["continued"] | "ContinuedRows" >> beam.Map(lambda r: (r["event_id"], ("continued", r)))
         seeds = inputs["events"].pipeline | "HistorySeeds" >> beam.Create(self._history.seeds())
-        return (
+        # in a stream the versions stay at their arrival time (the watermark follows it)
+        timed = beam.Map(lambda e: e) if streaming else beam.Map(_seed_or_update_time)
+        alerted = (
             (rows, continued, seeds)
             | "AllOfEvent" >> beam.Flatten()
-            | "AtUpdateTime" >> beam.Map(_seed_or_update_time).with_output_types(tuple[str, tuple])
-            | "AlertsPerEvent" >> beam.ParDo(_AlertsPerEvent(self._rules, self._output, self._window_seconds))
+            | "AtUpdateTime" >> timed.with_output_types(tuple[str, tuple])
+            | "AlertsPerEvent"
+            >> beam.ParDo(
+                _AlertsPerEvent(self._rules, self._output, self._window_seconds, streaming, self._horizon)
+            ).with_outputs(HANDLED, main="alerts")
         )
+        if streaming:
+            return {"alerts": alerted.alerts, "events": alerted[HANDLED]}
+        return alerted.alerts
 
 
 def _seed_or_update_time(element: tuple[str, tuple[str, Any]]) -> Any:

@@ -32,10 +32,12 @@ from typing import Any, NamedTuple
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import StandardOptions
 
 from schemas import Rejected
 from schemas.records import REJECTED, from_wire, micros, stable_id, to_wire
 from transforms.counters import NAMESPACE, count_known
+from transforms.incremental import AcrossPolls
 from transforms.keyed import FoldInState, like
 from transforms.minhash import bucket_keys, jaccard, shingle_hash_sets, signatures
 
@@ -141,6 +143,32 @@ def _mark_same_text(element: tuple[str, Iterable[tuple]]) -> Iterator[tuple[str,
         yield marked.read_as, tuple(marked)
 
 
+def _same_text_across_polls(content_hash: str, new: list[tuple], kept: list[tuple]) -> tuple[list, list]:
+    """_mark_same_text in a stream (transforms.incremental.AcrossPolls, keyed by content hash):
+    the versions of a text that come in a poll are decided against the original of that text
+    kept from earlier polls (or from OUT), which is written and stays the original whatever its
+    date; an id already decided is known. Keeps the original first, then the ids decided since."""
+    earlier = [Version._make(t) for t in kept]
+    written = {v.article_id for v in earlier}
+    fed = [v._replace(state=IN_OUT) for v in earlier[:1]]
+    for version in map(Version._make, new):
+        fed.append(version._replace(state=KNOWN) if version.state == NEW and version.article_id in written else version)
+    outputs = list(_mark_same_text((content_hash, [tuple(v) for v in fed])))
+    if earlier:
+        outputs = outputs[1:]  # the original, decided in an earlier poll
+    slim = [tuple(Version._make(v)._replace(hashes=b"")) for _, v in outputs]
+    return outputs, [*kept, *slim]
+
+
+def _near_across_polls(partition: int, new: list[tuple], kept: list[tuple]) -> tuple[list, list]:
+    """_near_in_partition in a stream (AcrossPolls, keyed by partition): the new versions of a
+    poll are searched among the members kept from earlier polls (candidates only, never searched
+    again: they are written) and each other. Keeps the new members, as candidates."""
+    outputs = list(_near_in_partition((partition, [*kept, *new])))
+    candidates = [(keys, which, [(o, a, h, False) for o, a, h, _ in members]) for keys, which, members in new]
+    return outputs, [*kept, *candidates]
+
+
 def is_exact_copy(marks: Mapping[str, Any]) -> bool:
     """Marked as a copy of the same text (an article row, or a Version's `_asdict()`):
     ExtractEvents reuses its original's events. A Jaccard of 1.0 is not enough: two texts that
@@ -220,20 +248,27 @@ class NearDuplicates(beam.PTransform):
     there. A version is sent to each partition its 32 bucket keys fall in (at most
     `partitions`): that costs memory, and saves shuffling one element per candidate pair. The
     result does not depend on `partitions` (a bucket lies in one partition); more partitions
-    spread the search over more workers, fewer send each version to fewer of them."""
+    spread the search over more workers, fewer send each version to fewer of them.
 
-    def __init__(self, partitions: int = PARTITIONS):
+    In a stream a partition keeps its members of the last `horizon` in keyed state
+    (AcrossPolls), so a version is searched among the articles of earlier polls too."""
+
+    def __init__(self, partitions: int = PARTITIONS, horizon: timedelta = HORIZON):
         super().__init__()
         self._partitions = partitions
+        self._horizon = horizon
 
     def expand(self, versions: beam.PCollection) -> beam.PCollection:
-        return (
+        entries = (
             versions
             | "Batch" >> beam.BatchElements(**BATCH)
             | "BucketEntries" >> beam.FlatMap(_bucket_entries, self._partitions)
-            | "GroupByPartition" >> beam.GroupByKey()
-            | "NearInPartition" >> beam.FlatMap(_near_in_partition)
         )
+        if versions.pipeline.options.view_as(StandardOptions).streaming:
+            search = AcrossPolls("near_duplicates", _near_across_polls, self._horizon, int, per_value=True)
+            found = entries | "NearAcrossPolls" >> search
+            return found.main | "NearBackToWindows" >> like(versions)
+        return entries | "GroupByPartition" >> beam.GroupByKey() | "NearInPartition" >> beam.FlatMap(_near_in_partition)
 
 
 def _apply_marks(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
@@ -278,7 +313,9 @@ class MarkCopies(beam.PTransform):
     this run's: a row with the id and text of one is known (not written again), a new text
     under its id is an edit of it, the same text elsewhere is a copy of it, and those of the
     last horizon (with shingles) are near-duplicate candidates. They are never marked again.
-    (A stream does not pass them yet: it skips the articles in OUT, stream.SkipKnown.)"""
+    A stream passes those of OUT's last horizon, read at start (transforms.resume), and keeps
+    the decisions of its earlier polls in keyed state: the same article (FoldInState), the same
+    text and near-duplicates (AcrossPolls), each for `horizon` (--dedup-horizon)."""
 
     def __init__(
         self, partitions: int = PARTITIONS, prior: beam.PCollection | None = None, horizon: timedelta = HORIZON
@@ -296,17 +333,23 @@ class MarkCopies(beam.PTransform):
         resolved = versions | "ResolveSameArticle" >> FoldInState(
             "same_article", _resolve_same_article_fold, _version_id, self._horizon
         )
-        versions = (
-            resolved.main
-            | "BackToWindows" >> like(articles)
-            | "GroupByContent" >> beam.GroupByKey()
-            | "MarkSameText" >> beam.FlatMap(_mark_same_text)
-        )
+        if articles.pipeline.options.view_as(StandardOptions).streaming:  # copies of earlier polls' texts too
+            same_text = resolved.main | "SameTextAcrossPolls" >> AcrossPolls(
+                "same_text", _same_text_across_polls, self._horizon
+            )
+            versions = same_text.main | "BackToWindows" >> like(articles)
+        else:
+            versions = (
+                resolved.main
+                | "BackToWindows" >> like(articles)
+                | "GroupByContent" >> beam.GroupByKey()
+                | "MarkSameText" >> beam.FlatMap(_mark_same_text)
+            )
         joined = (
             {
                 "rows": rows,
                 "versions": versions,
-                "near": versions | "NearDuplicates" >> NearDuplicates(self._partitions),
+                "near": versions | "NearDuplicates" >> NearDuplicates(self._partitions, self._horizon),
             }
             | "JoinMarks" >> beam.CoGroupByKey()
             | "ApplyMarks" >> beam.FlatMap(_apply_marks).with_outputs(REJECTED, KNOWN_TAG, main="articles")

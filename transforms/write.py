@@ -23,9 +23,12 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.trigger import AccumulationMode, AfterCount, AfterWatermark
 from apache_beam.transforms.window import FixedWindows, IntervalWindow, TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
+from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas import TABLES, to_arrow
+from schemas.records import from_wire, to_wire
 from transforms.counters import count_written
+from transforms.keyed import like
 from transforms.stream import progress
 
 logger = logging.getLogger(__name__)
@@ -130,4 +133,68 @@ class WriteTable(beam.PTransform):
             | "KeyByWindow" >> beam.ParDo(_KeyByWindow(self._table, self._window_seconds))
             | "GroupByWindow" >> beam.GroupByKey()
             | "WriteParquet" >> beam.ParDo(_WriteWindow(self._table, self._output, self._progress))
+        )
+
+
+class _WriteNow(beam.DoFn):
+    """Rows -> the same rows, after they are written: a file per bundle and window folder."""
+
+    def __init__(self, table: str, output: str, window_seconds: int, progress: bool):
+        self._key = _KeyByWindow(table, window_seconds)
+        self._write = _WriteWindow(table, output, progress)
+
+    def start_bundle(self) -> None:
+        self._rows: list[WindowedValue] = []
+
+    def process(
+        self, row: dict[str, Any], timestamp: Any = beam.DoFn.TimestampParam, window: Any = beam.DoFn.WindowParam
+    ) -> None:
+        self._rows.append(WindowedValue(row, timestamp, [window]))
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        folders: dict[str, list[dict[str, Any]]] = {}
+        for held in self._rows:
+            for folder, row in self._key.process(held.value):
+                folders.setdefault(folder, []).append(row)
+        for folder in sorted(folders):
+            for _ in self._write.process((folder, folders[folder])):
+                pass
+        yield from self._rows
+        self._rows = []
+
+
+class WriteNow(beam.PTransform):
+    """Rows of one table -> the same rows once they are in Parquet files of their window's folder
+    (written as they come, a file per bundle and folder; the name is a digest of the ids, as
+    WriteTable's). A stream writes its event versions this way, so that the articles that report
+    them can wait for them (AfterWritten)."""
+
+    def __init__(self, table: str, output: str, window_seconds: int, progress: bool = False):
+        super().__init__()
+        self._args = (table, output, window_seconds, progress)
+
+    def expand(self, rows: beam.PCollection) -> beam.PCollection:
+        return rows | "WriteParquetNow" >> beam.ParDo(_WriteNow(*self._args))
+
+
+def _article_ids(event: dict[str, Any]) -> list[tuple[str, None]]:
+    return [(article_id, None) for article_id in event["article_ids"] or []]
+
+
+class AfterWritten(beam.PTransform):
+    """{"articles": article rows in the stream's poll windows, "events": event rows already
+    written (WriteNow)} -> the articles, each passed on once the watermark has passed its poll
+    window at the events too: every event version reported in that poll is in OUT before the
+    articles that report it are written. So a job killed between the two leaves articles that
+    are not in OUT yet, which the restarted job reads again (stream.SkipKnown skips only what
+    is in OUT), never an article in OUT whose event version is not."""
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+        articles = inputs["articles"]
+        reported = inputs["events"] | "ArticleIds" >> beam.FlatMap(_article_ids) | "InPollWindows" >> like(articles)
+        keyed = articles | "KeyById" >> beam.Map(lambda a: (a["article_id"], to_wire(a)))
+        return (
+            {"articles": keyed, "reported": reported}
+            | "JoinWritten" >> beam.CoGroupByKey()
+            | "Articles" >> beam.FlatMap(lambda kv: map(from_wire, kv[1]["articles"]))
         )
