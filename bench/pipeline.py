@@ -32,8 +32,10 @@ the same alert lines on stdout; it stops with an error if they differ.
 
 Prints a table and writes bench/results/pipeline.json: per worker count `articles_per_s`,
 `baseline_articles_per_s`, `ratio` (newsmon / loop), `peak_rss_mb`, `baseline_peak_rss_mb`,
-the seconds per stage of both sides, and the load average (`uptime`) before each run:
-figures taken while other jobs share the cores are noise. Develop at `--articles 5000`.
+the seconds per stage of both sides, the CPU seconds of both (user + system, the process and
+everything it waited for: less moved by other jobs than wall time, `cpu_ratio`), and the load
+average (`uptime`) before each run: figures taken while other jobs share the cores are noise.
+Develop at `--articles 5000`.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -543,6 +546,7 @@ def measure(mode: str, inputs: Path, rules: Path, workers: int, work: Path) -> d
     result_path = work / "result.json"
     alert_lines = work / f"stdout-{mode}-{workers}.txt"
     load = os.getloadavg()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     cmd = [sys.executable, __file__, "--child", mode, "--workers", str(workers)]
     cmd += ["--inputs", str(inputs), "--out", str(out), "--rules", str(rules), "--result", str(result_path)]
     with alert_lines.open("w") as stdout:
@@ -560,8 +564,15 @@ def measure(mode: str, inputs: Path, rules: Path, workers: int, work: Path) -> d
         sampler.join()
     if proc.returncode != 0:
         sys.exit(f"{mode} run with {workers} worker(s) failed:\n{stderr[-3000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the run and every process it waited for
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     done = json.loads(result_path.read_text())
-    done.update(peak_rss_mb=peak[0] / 1024, load_before=[round(x, 2) for x in load], output=canonical(out, alert_lines))
+    done.update(
+        cpu_seconds=cpu,
+        peak_rss_mb=peak[0] / 1024,
+        load_before=[round(x, 2) for x in load],
+        output=canonical(out, alert_lines),
+    )
     shutil.rmtree(out, ignore_errors=True)
     return done
 
@@ -603,7 +614,7 @@ def main() -> None:
                     runs[(mode, workers)].append(r)
                     print(
                         f"run {n + 1}/{args.runs}  {mode:7} {workers} worker(s): {r['seconds']:7.1f} s "
-                        f"{r['peak_rss_mb']:7.0f} MB  load before {r['load_before']}",
+                        f"({r['cpu_seconds']:.0f} s CPU) {r['peak_rss_mb']:7.0f} MB  load before {r['load_before']}",
                         file=sys.stderr,
                     )
                 ours, theirs = runs[("newsmon", workers)][-1]["output"], runs[("loop", workers)][-1]["output"]
@@ -631,6 +642,13 @@ def main() -> None:
             "ratio": round(b["seconds"] / a["seconds"], 3),
             "seconds": round(a["seconds"], 1),
             "baseline_seconds": round(b["seconds"], 1),
+            # CPU seconds (user + system) of the process tree: less moved by other jobs than wall time
+            "cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in ours), 1),
+            "baseline_cpu_seconds": round(statistics.median(r["cpu_seconds"] for r in theirs), 1),
+            "cpu_ratio": round(
+                statistics.median(r["cpu_seconds"] for r in theirs) / statistics.median(r["cpu_seconds"] for r in ours),
+                3,
+            ),
             "peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in ours), 1),
             "baseline_peak_rss_mb": round(statistics.median(r["peak_rss_mb"] for r in theirs), 1),
             "stage_seconds": {s: round(statistics.median(r["stages"].get(s, 0) for r in ours), 1) for s in stage_names},
@@ -645,12 +663,14 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"{n} articles, median of {args.runs} interleaved runs; output identical on both sides: {result['output']}")
-    print(f"{'':10} {'newsmon art/s':>14} {'loop art/s':>11} {'ratio':>6} {'newsmon MB':>11} {'loop MB':>8}")
+    head = f"{'':10} {'newsmon art/s':>14} {'loop art/s':>11} {'ratio':>6} {'CPU ratio':>9}"
+    print(f"{head} {'newsmon MB':>11} {'loop MB':>8}")
     for workers in args.workers:
         r = result[f"{workers}_worker{'s' if workers > 1 else ''}"]
-        cells = (r["articles_per_s"], r["baseline_articles_per_s"], r["ratio"], r["peak_rss_mb"])
-        cells += (r["baseline_peak_rss_mb"],)
-        print(f"{workers} worker(s) {cells[0]:>14} {cells[1]:>11} {cells[2]:>6} {cells[3]:>11} {cells[4]:>8}")
+        cells = (r["articles_per_s"], r["baseline_articles_per_s"], r["ratio"], r["cpu_ratio"])
+        cells += (r["peak_rss_mb"], r["baseline_peak_rss_mb"])
+        line = f"{cells[0]:>14} {cells[1]:>11} {cells[2]:>6} {cells[3]:>9} {cells[4]:>11} {cells[5]:>8}"
+        print(f"{workers} worker(s) {line}")
         print(f"           newsmon s/stage: {r['stage_seconds']}")
         print(f"           loop s/stage:    {r['baseline_stage_seconds']}")
     print(f"-> {RESULTS.relative_to(ROOT)}")

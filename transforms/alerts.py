@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 import requests
 from apache_beam.coders import PickleCoder
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import FixedWindows, TimestampedValue
@@ -159,10 +160,14 @@ class _AlertsPerEvent(beam.DoFn):
     MATCHED = ReadModifyWriteStateSpec("matched", PickleCoder())  # the rules a version has matched
     FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
 
-    def __init__(self, rules: Rules, output: str, window_seconds: int):
+    def __init__(self, rules: Rules, output: str, window_seconds: int, batch: bool = False):
         self._rules = rules
         self._output = output
         self._window = FixedWindows(window_seconds)
+        # batch: every version is in state before any timer fires (the watermark passes them all
+        # at once), so one flush handles them all; flushing per update time re-read and re-wrote
+        # the whole bag of rows once per version (quadratic: a quarter of a batch run's time)
+        self._batch = batch
 
     def setup(self) -> None:
         self._session = requests.Session()
@@ -197,6 +202,9 @@ class _AlertsPerEvent(beam.DoFn):
             matched.write(set(matched.read() or ()) | {d.rule for d in value})
             return
         pending.add((kind, value))  # "row" or "retry_row"
+        if self._batch:
+            flush.set(due(value["updated_at"]))  # any time: it fires after the last version
+            return
         times = [row["updated_at"] for _, row in pending.read()]
         flush.set(due(min(times)))
 
@@ -211,8 +219,8 @@ class _AlertsPerEvent(beam.DoFn):
         flush: Any = beam.DoFn.TimerParam(FLUSH),
     ) -> Iterator[dict[str, Any]]:
         waiting = list(pending.read())
-        ready = [(k, r) for k, r in waiting if due(r["updated_at"]) <= fired]
-        later = [(k, r) for k, r in waiting if due(r["updated_at"]) > fired]
+        ready = [(k, r) for k, r in waiting if self._batch or due(r["updated_at"]) <= fired]
+        later = [(k, r) for k, r in waiting if not self._batch and due(r["updated_at"]) > fired]
         known: dict[tuple[str, str], Delivery] = history.read() or {}
         done: set[str] = set(matched.read() or ())
         previous = last.read()
@@ -241,7 +249,7 @@ class _AlertsPerEvent(beam.DoFn):
                 if d.version == row["version"] and not d.delivered and key not in todo and self._still_wanted(d):
                     todo[key] = (d, row)
         out = []
-        for key in sorted(todo):
+        for key in sorted(todo, key=lambda k: (todo[k][0].version, k)):  # in version order
             d, row = todo[key]
             if d.delivered:
                 continue
@@ -351,11 +359,13 @@ class AlertOnEvents(beam.PTransform):
         rows = inputs["events"] | "VersionRows" >> beam.Map(lambda r: (r["event_id"], ("row", r)))
         continued = inputs["continued"] | "ContinuedRows" >> beam.Map(lambda r: (r["event_id"], ("continued", r)))
         seeds = inputs["events"].pipeline | "HistorySeeds" >> beam.Create(self._history.seeds())
+        streaming = inputs["events"].pipeline.options.view_as(StandardOptions).streaming
         return (
             (rows, continued, seeds)
             | "AllOfEvent" >> beam.Flatten()
             | "AtUpdateTime" >> beam.Map(_seed_or_update_time).with_output_types(tuple[str, tuple])
-            | "AlertsPerEvent" >> beam.ParDo(_AlertsPerEvent(self._rules, self._output, self._window_seconds))
+            | "AlertsPerEvent"
+            >> beam.ParDo(_AlertsPerEvent(self._rules, self._output, self._window_seconds, batch=not streaming))
         )
 
 
