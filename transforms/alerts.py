@@ -166,7 +166,7 @@ class _AlertsPerEvent(beam.DoFn):
         self._window = FixedWindows(window_seconds)
         # batch: every version is in state before any timer fires (the watermark passes them all
         # at once), so one flush handles them all; flushing per update time re-read and re-wrote
-        # the whole bag of rows once per version (quadratic: a quarter of a batch run's time)
+        # the whole bag of rows once per version (quadratic: 12 % of a 5,000-article batch run)
         self._batch = batch
 
     def setup(self) -> None:
