@@ -5,11 +5,11 @@
 Corpus (deterministic, seed CORPUS_SEED): N articles of 300-600 words over 60 days (1 March to
 29 April 2025), built from the project's own samples (samples/: the 18 articles and 11 feed
 entries, parsed and cleaned by newsmon's own parsers). Each day has three stories (three
-samples, drawn per day); an original takes most sentences of one of them (in order) and fills
-up with sentences of the other samples that state no event (no number, no attack, casualty,
-ceasefire, talks or exchange word); ~10 % are exact copies of a recent article under another
-URL and outlet (syndication), ~10 % edited copies (a sentence dropped, an update line added:
-near-duplicates). JSONL files of 1,000 lines.
+samples, drawn per day, the dates they state moved to that day); an original takes most
+sentences of one of them (in order) and fills up with sentences of the other samples that state
+no event (no number, no attack, casualty, ceasefire, talks or exchange word); ~10 % are exact
+copies of a recent article under another URL and outlet (syndication), ~10 % edited copies (a
+sentence dropped, an update line added: near-duplicates). JSONL files of 1,000 lines.
 
 Each measurement runs in its own process:
   newsmon   `newsmon run --input IN --output OUT --alerts RULES` as the CLI assembles it
@@ -55,7 +55,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,7 @@ STAGES = {
 def _samples() -> list[dict[str, Any]]:
     """The bundled samples (articles and feed entries) as newsmon parses and cleans them."""
     from transforms.formats import PARSERS, format_of
-    from transforms.normalize import clean_text
+    from transforms.normalize import clean_text, parse_published
 
     found = []
     for folder in ("articles", "feeds"):
@@ -118,8 +118,51 @@ def _samples() -> list[dict[str, Any]]:
                 continue
             for r in PARSERS[fmt](data, str(path)):
                 if isinstance(r, dict) and r.get("text"):
-                    found.append({"title": r.get("title"), "text": clean_text(r["text"], r["html"])})
+                    published = parse_published(r.get("published"))
+                    day = published.date() if published else None
+                    found.append({"title": r.get("title"), "text": clean_text(r["text"], r["html"]), "day": day})
     return found
+
+
+_MONTHS = "January February March April May June July August September October November December".split()
+_MONTH = "|".join(_MONTHS)
+# "14 March", "6 to 7 April 2025", "March 14": a date the story states, moved with the article
+_DAY_MONTH = re.compile(rf"\b(\d{{1,2}})(?:( to )(\d{{1,2}}))? ({_MONTH})\b( 2025)?")
+_MONTH_DAY = re.compile(rf"\b({_MONTH}) (\d{{1,2}})\b")
+_WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+_WEEKDAY = re.compile(rf"\b({'|'.join(_WEEKDAYS)})\b")
+
+
+def _moved(sentence: str, days: int) -> str:
+    """The sentence with every date and weekday it states moved by `days` (2025), so that a story
+    re-told on another day reports that day's events, not one event of the samples' for 60
+    days ("the night from Thursday to Friday" of an article read a week later is another night)."""
+    if not days:
+        return sentence
+
+    def move(day: str, month: str) -> tuple[int, str]:
+        d = date(2025, _MONTHS.index(month) + 1, int(day)) + timedelta(days=days)
+        return d.day, _MONTHS[d.month - 1]
+
+    def day_month(m: re.Match) -> str:
+        first, month = move(m.group(1), m.group(4))
+        if m.group(3):
+            last, month = move(m.group(3), m.group(4))
+            return f"{first}{m.group(2)}{last} {month}{m.group(5) or ''}"
+        return f"{first} {month}{m.group(5) or ''}"
+
+    def month_day(m: re.Match) -> str:
+        day, month = move(m.group(2), m.group(1))
+        return f"{month} {day}"
+
+    def weekday(m: re.Match) -> str:
+        return _WEEKDAYS[(_WEEKDAYS.index(m.group(1)) + days) % 7]
+
+    try:
+        moved = _MONTH_DAY.sub(month_day, _DAY_MONTH.sub(day_month, sentence))
+    except ValueError:  # not a date ("31 March" of another reading): left as it is
+        moved = sentence
+    return _WEEKDAY.sub(weekday, moved)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[A-Z0-9\"“‘'(])")
@@ -149,9 +192,9 @@ def _text(sentences: list[str]) -> str:
 def build_corpus(n: int) -> list[dict[str, Any]]:
     """N article objects ({id, url, outlet, title, text, published_at}), the same for the same N."""
     rng = random.Random(CORPUS_SEED)
-    samples = [(s["title"], _sentences(s["text"])) for s in _samples()]
+    samples = [(s["title"], _sentences(s["text"]), s["day"]) for s in _samples()]
     leads = [s for s in samples if _words(s[1]) >= 60]
-    pool = [sentence for _, sents in samples for sentence in sents if not _EVENTFUL.search(sentence)]
+    pool = [sentence for _, sents, _ in samples for sentence in sents if not _EVENTFUL.search(sentence)]
     made: list[dict[str, Any]] = []  # {"sentences", "title"} of the originals so far
     news: dict[int, list] = {}
     corpus = []
@@ -174,7 +217,9 @@ def build_corpus(n: int) -> list[dict[str, Any]]:
             day = (published - START).days
             if day not in news:  # the day's news: three of the samples' stories
                 news[day] = rng.sample(leads, NEWS_PER_DAY)
-            title, story = news[day][rng.randrange(NEWS_PER_DAY)]
+            title, story, told = news[day][rng.randrange(NEWS_PER_DAY)]
+            shift = (published.date() - told).days if told else 0
+            story = [_moved(sentence, shift) for sentence in story]
             keep = rng.uniform(0.55, 0.8)
             sentences = [story[0]] + [s for s in story[1:] if rng.random() < keep]
             target = rng.randint(300, 600)
