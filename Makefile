@@ -45,7 +45,8 @@ format: $(BIN)/newsmon ## apply ruff format and the safe ruff fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~50 min; latency.py builds Prism first)
+bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~2.5 h; latency.py builds Prism first)
+	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/dedup.py

@@ -8,16 +8,17 @@ a word dropped), the rest new texts recombined from the halves of two titles. Ea
 its own process (peak memory is its own):
   newsmon    the article rows (read from a pickle file) -> MarkCopies -> AssignStories (no
              events: every item is grouped by its fingerprint) on FnApiRunner, end to end
-  datasketch the same shingle hashes and MinHash values (transforms.minhash, one article at a
-             time) in a datasketch MinHashLSH with the same 32 bands × 4 rows; each item, in
-             first-report order, queries the index, verifies the candidates by exact
-             Jaccard ≥ 0.5 and is inserted
+  datasketch the same shingle hashes and MinHash values (transforms.minhash, computed in numpy
+             a batch of MarkCopies' size at a time, as MarkCopies does) in a datasketch
+             MinHashLSH with the same 32 bands × 4 rows; each item, in first-report order,
+             queries the index, verifies the candidates by exact Jaccard ≥ 0.5 and is inserted
 recall_vs_baseline: of the items datasketch finds to be near-duplicates, the share newsmon finds.
 With the same MinHash values both see the same candidates, so anything below 1.0 is lost by
 newsmon's candidate search (its cap of EARLIEST_IN_BUCKET per bucket).
-Each side runs --runs times (3) and the median time is kept; newsmon also runs once with 32
-partitions, the setting for spreading the search over many workers. Prints a table and writes
-bench/results/dedup.json.
+Each side runs --runs times (3), interleaved (newsmon, datasketch, newsmon, …), and the median
+time and memory are kept; newsmon also runs once with 32 partitions, the setting for spreading
+the search over many workers. Both sides must find the same near-duplicates (the bench exits 1,
+after writing its results, if they do not). Prints a table and writes bench/results/dedup.json.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import pickle
 import random
 import resource
@@ -110,14 +112,20 @@ def run_newsmon(rows_path: Path, partitions: int) -> set[str]:
 def run_datasketch(rows: list[dict]) -> set[str]:
     from datasketch import MinHash, MinHashLSH
 
-    from transforms.copies import NEAR_DUPLICATE, first_report_order
-    from transforms.minhash import BANDS, NUM_PERM, ROWS, jaccard, shingle_hashes, signatures
+    from transforms.copies import BATCH, NEAR_DUPLICATE, first_report_order
+    from transforms.minhash import BANDS, NUM_PERM, ROWS, jaccard, shingle_hash_sets, signatures
 
     lsh = MinHashLSH(num_perm=NUM_PERM, params=(BANDS, ROWS))
     found, hashes = set(), {}
-    for row in sorted(rows, key=first_report_order):
-        mine = shingle_hashes(row["text"])
-        m = MinHash(num_perm=NUM_PERM, hashvalues=signatures([mine])[0], scheme="affine32")  # 32-bit values
+    ordered = sorted(rows, key=first_report_order)
+    # shingles and MinHash values in numpy a batch at a time, as MarkCopies computes them
+    size = BATCH["max_batch_size"]
+    sets = [
+        h for k in range(0, len(ordered), size) for h in shingle_hash_sets([r["text"] for r in ordered[k : k + size]])
+    ]
+    values = [v for k in range(0, len(sets), size) for v in signatures(sets[k : k + size])]
+    for row, mine, value in zip(ordered, sets, values, strict=True):
+        m = MinHash(num_perm=NUM_PERM, hashvalues=value, scheme="affine32")  # 32-bit values
         for other in lsh.query(m):
             theirs = hashes[other]
             if jaccard(mine, theirs) >= NEAR_DUPLICATE:
@@ -141,17 +149,17 @@ def child(mode: str, n: int, partitions: int) -> None:
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb, "items": len(rows), "found": sorted(found)}))
 
 
-def measure(mode: str, n: int, runs: int, partitions: int = PARTITIONS) -> dict:
-    """Median time and largest peak memory of `runs` runs, each in a fresh process."""
+def run_once(mode: str, n: int, partitions: int = PARTITIONS) -> dict:
+    """One run in a fresh process."""
     cmd = [sys.executable, __file__, "--child", mode, "--items", str(n), "--partitions", str(partitions)]
-    done = [
-        json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
-        for _ in range(runs)
-    ]
+    return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
+
+
+def median_of(done: list[dict]) -> dict:
+    """Median time and median peak memory of runs that found the same near-duplicates."""
     assert all(d["found"] == done[0]["found"] for d in done), "runs found different near-duplicates"
-    return dict(
-        done[0], seconds=statistics.median(d["seconds"] for d in done), peak_rss_mb=max(d["peak_rss_mb"] for d in done)
-    )
+    seconds = statistics.median(d["seconds"] for d in done)
+    return dict(done[0], seconds=seconds, peak_rss_mb=statistics.median(d["peak_rss_mb"] for d in done))
 
 
 def main() -> None:
@@ -166,8 +174,13 @@ def main() -> None:
     if args.child:
         child(args.child, args.items, args.partitions)
         return
-    ours, theirs = measure("newsmon", args.items, args.runs), measure("datasketch", args.items, args.runs)
-    spread = measure("newsmon", args.items, 1, partitions=32)
+    load = [round(x, 2) for x in os.getloadavg()]
+    newsmon_runs, datasketch_runs = [], []
+    for _ in range(args.runs):  # interleaved, so a change in load hits both sides alike
+        newsmon_runs.append(run_once("newsmon", args.items))
+        datasketch_runs.append(run_once("datasketch", args.items))
+    ours, theirs = median_of(newsmon_runs), median_of(datasketch_runs)
+    spread = run_once("newsmon", args.items, partitions=32)
     n = ours["items"]
     found, baseline = set(ours["found"]), set(theirs["found"])
     result = {
@@ -184,6 +197,11 @@ def main() -> None:
         "baseline_near_duplicates_found": len(baseline),
         "recall_vs_baseline": round(len(found & baseline) / len(baseline), 4) if baseline else 1.0,
         "found_by_newsmon_only": len(found - baseline),
+        "same_output": found == baseline,
+        "all_seconds": [round(r["seconds"], 2) for r in newsmon_runs],
+        "baseline_all_seconds": [round(r["seconds"], 2) for r in datasketch_runs],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_before": load,
         "with_32_partitions": {
             "articles_per_s": round(n / spread["seconds"], 1),
             "peak_rss_mb": round(spread["peak_rss_mb"], 1),
@@ -214,6 +232,8 @@ def main() -> None:
         f"ratio {result['ratio']} (median of {args.runs}), recall vs datasketch {result['recall_vs_baseline']} "
         f"-> {RESULTS.relative_to(ROOT)}"
     )
+    if found != baseline:
+        sys.exit(f"newsmon and datasketch found different near-duplicates ({len(found)} / {len(baseline)})")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Extraction benchmark: the ExtractEvents stage in a Beam pipeline vs bare spaCy nlp.pipe.
+"""Extraction benchmark: the ExtractEvents stage in a Beam pipeline vs bare nlp.pipe + extraction.
 
     .venv/bin/python bench/extract.py [--articles 8000] [--model NAME]
 
@@ -8,20 +8,26 @@ is the median of three runs, each in its own process (peak memory is its own):
   pipeline, 2 workers  the same with --direct_num_workers=2 --direct_running_mode=multi_processing
   harness              the same pipeline without ExtractEvents: the stage's time is pipeline
                        minus harness ("ratio"); "end_to_end_ratio" keeps the harness in
-  nlp.pipe, 1 / 2      build_nlp() (the same nlp the stage loads: sentences, gazetteers and the
-                       per-sentence rule analysis), nlp.pipe over the texts, consuming the Docs;
-                       for two, two processes with half the texts each
-Prints a table and writes bench/results/extract.json (figures of the 1-worker run at the top
-level, both in "runs").
+  bare, 1 / 2          build_nlp() (the same nlp the stage loads: sentences, gazetteers and the
+                       per-sentence rule analysis), nlp.pipe over the texts and, per Doc, the
+                       extraction function the stage runs (extract_mentions, mention_row); for
+                       two, two processes with half the texts each
+The runs are interleaved (each configuration once, then again, …) so a change in the machine's
+load hits every side alike. Both sides must give the same mentions (a digest of them, sorted):
+the bench stops if they do not. Prints a table and writes bench/results/extract.json (figures
+of the 1-worker run at the top level, both in "runs").
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -56,8 +62,17 @@ def corpus(n: int) -> list[dict]:
     ]
 
 
-def run_pipeline(rows: list[dict], workers: int, model: str | None, with_stage: bool = True) -> int:
-    """Create -> [ExtractEvents] -> count; without the stage it measures the harness alone."""
+def _mention_line(m: dict) -> str:
+    return json.dumps(m, sort_keys=True, default=str)
+
+
+def digest(lines: list[str]) -> dict:
+    """How many mentions, and a digest of them (sorted): the same on both sides."""
+    return {"mentions": len(lines), "digest": hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]}
+
+
+def run_pipeline(rows: list[dict], workers: int, model: str | None, with_stage: bool = True) -> dict | None:
+    """Create -> [ExtractEvents] -> the mentions' digest; without the stage, the harness alone."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -66,60 +81,82 @@ def run_pipeline(rows: list[dict], workers: int, model: str | None, with_stage: 
     flags = ["--runner=FnApiRunner"]
     if workers > 1:
         flags += [f"--direct_num_workers={workers}", "--direct_running_mode=multi_processing"]
-    with beam.Pipeline(options=PipelineOptions(flags)) as p:
-        articles = p | beam.Create(rows, reshuffle=True)
-        out = articles | ExtractEvents(model) if with_stage else articles
-        _ = out | beam.combiners.Count.Globally() | beam.Map(lambda n: sys.stderr.write(f"elements {n}\n"))
-    return len(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        found = Path(tmp) / "digest.json"
+        with beam.Pipeline(options=PipelineOptions(flags)) as p:
+            articles = p | beam.Create(rows, reshuffle=True)
+            if with_stage:
+                _ = (
+                    articles
+                    | ExtractEvents(model)
+                    | beam.Map(_mention_line)
+                    | beam.combiners.ToList()
+                    | beam.Map(lambda lines: found.write_text(json.dumps(digest(lines))))
+                )
+            else:
+                _ = articles | beam.combiners.Count.Globally() | beam.Map(lambda n: sys.stderr.write(f"{n}\n"))
+        return json.loads(found.read_text()) if with_stage else None
 
 
-def _pipe(texts: list[str], model: str | None) -> int:
+def _extract(texts: list[str], rows: list[dict], model: str | None) -> list[str]:
+    """nlp.pipe and the extraction function ExtractEvents runs on each Doc."""
+    from transforms.extract import mention_row
+    from transforms.extraction import extract_mentions
     from transforms.nlp import build_nlp
 
     nlp = build_nlp(model)
-    return sum(1 for _ in nlp.pipe(texts, batch_size=64))
+    lines = []
+    for doc, row in zip(nlp.pipe(texts, batch_size=64), rows, strict=True):
+        for m in extract_mentions(doc, row["published_at"], row["ingested_at"]):
+            lines.append(_mention_line(mention_row(m, row)))
+    return lines
 
 
-def run_bare(rows: list[dict], workers: int, model: str | None) -> int:
-    """nlp.pipe alone; with two workers, two processes each with its own nlp, half the texts each."""
+def run_bare(rows: list[dict], workers: int, model: str | None) -> dict:
+    """nlp.pipe + extraction without Beam; with two workers, two processes each with its own
+    nlp, half the texts each."""
     from multiprocessing import get_context
 
     from transforms.nlp import clip
 
     texts = [clip(r["text"]) for r in rows]
     if workers == 1:
-        return _pipe(texts, model)
+        return digest(_extract(texts, rows, model))
     with get_context("spawn").Pool(workers) as pool:
-        return sum(pool.starmap(_pipe, [(texts[i::workers], model) for i in range(workers)]))
+        parts = pool.starmap(_extract, [(texts[i::workers], rows[i::workers], model) for i in range(workers)])
+    return digest([line for part in parts for line in part])
 
 
 def child(mode: str, n: int, workers: int, model: str | None) -> None:
     rows = corpus(n)
     start = time.perf_counter()
     if mode == "bare":
-        done = run_bare(rows, workers, model)
+        output = run_bare(rows, workers, model)
     else:
-        done = run_pipeline(rows, workers, model, with_stage=mode == "pipeline")
+        output = run_pipeline(rows, workers, model, with_stage=mode == "pipeline")
     seconds = time.perf_counter() - start
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "articles": done, "peak_rss_mb": max(self_mb, children_mb)}))
+    print(json.dumps({"seconds": seconds, "output": output, "peak_rss_mb": max(self_mb, children_mb)}))
 
 
-def measure(mode: str, n: int, workers: int, model: str | None, repeats: int = 3) -> dict:
-    """The median run (by seconds) of `repeats`, each in a fresh process."""
+def run_once(mode: str, n: int, workers: int, model: str | None) -> dict:
+    """One run in a fresh process."""
     cmd = [sys.executable, __file__, "--child", mode, "--articles", str(n), "--workers", str(workers)]
     cmd += ["--model", model] if model else []
-    runs = []
-    for _ in range(repeats):
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The median run (by seconds)."""
     return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=8000)
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure, interleaved; medians are reported")
     parser.add_argument("--model", default=None, help="an installed spaCy model (default: the rule pipeline)")
     parser.add_argument("--child", choices=["pipeline", "harness", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
@@ -128,11 +165,20 @@ def main() -> None:
         child(args.child, args.articles, args.workers, args.model)
         return
 
+    done: dict[tuple[str, int], list[dict]] = {}
+    load = [round(x, 2) for x in os.getloadavg()]
+    for _ in range(args.runs):  # interleaved
+        for workers in (1, 2):
+            for mode in ("pipeline", "harness", "bare"):
+                done.setdefault((mode, workers), []).append(run_once(mode, args.articles, workers, args.model))
+            ours, theirs = done[("pipeline", workers)][-1]["output"], done[("bare", workers)][-1]["output"]
+            if ours != theirs:
+                sys.exit(
+                    f"ExtractEvents and the bare loop gave different mentions ({workers} workers): {ours} {theirs}"
+                )
     runs = {}
     for workers in (1, 2):
-        pipeline = measure("pipeline", args.articles, workers, args.model)
-        harness = measure("harness", args.articles, workers, args.model)
-        bare = measure("bare", args.articles, workers, args.model)
+        pipeline, harness, bare = (median_run(done[(mode, workers)]) for mode in ("pipeline", "harness", "bare"))
         stage_seconds = pipeline["seconds"] - harness["seconds"]
         runs[f"{workers}_worker{'s' if workers > 1 else ''}"] = {
             "articles_per_s": round(args.articles / stage_seconds, 1),
@@ -145,15 +191,19 @@ def main() -> None:
             "baseline_peak_rss_mb": round(bare["peak_rss_mb"], 1),
         }
     result = {
-        "benchmark": "ExtractEvents (spaCy + rules, in Beam) vs bare nlp.pipe on the same texts",
+        "benchmark": "ExtractEvents (spaCy + rules, in Beam) vs bare nlp.pipe + extract_mentions on the same texts",
         "articles": args.articles,
         "model": args.model or "blank en + sentencizer + gazetteer EntityRuler",
+        "runs_per_figure": args.runs,
+        "same_output": done[("pipeline", 1)][0]["output"],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_before": load,
         **runs["1_worker"],
         "runs": runs,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    head = ["stage art/s", "nlp.pipe art/s", "ratio", "end-to-end art/s", "e2e ratio", "peak MB", "bare MB"]
+    head = ["stage art/s", "bare art/s", "ratio", "end-to-end art/s", "e2e ratio", "peak MB", "bare MB"]
     print(f"{'':10} " + " ".join(f"{h:>16}" for h in head))
     for name, r in runs.items():
         cells = [r[k] for k in ("articles_per_s", "baseline_articles_per_s", "ratio", "end_to_end_articles_per_s")]

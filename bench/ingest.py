@@ -7,16 +7,25 @@ them as JSONL files, then runs in separate processes (so peak memory is each one
   pipeline  ReadArticles -> NormalizeArticles -> MarkCopies -> WriteTable (articles) on the
             chosen runner: the ingest stages of create_pipeline, without event extraction
   baseline  the same functions in a plain Python loop: parse_jsonl, normalize, exact copies by
-            content hash, near-duplicates by the same MinHash bands (earliest 8 per band,
-            verified Jaccard), to_arrow and pq.write_table per window
-Prints a table and writes bench/results/ingest.json.
+            content hash, near-duplicates by the same MinHash bands (the EARLIEST_IN_BUCKET
+            earliest of each bucket, verified Jaccard), shingles and signatures computed in
+            numpy a batch of MarkCopies' size at a time as MarkCopies does, to_arrow and
+            pq.write_table per window
+The two run interleaved (pipeline, baseline, pipeline, …), --runs times (3); the medians are
+reported. After each pair the bench checks that both wrote the same articles (id, window,
+copy marks, every column but ingested_at) and stops if not. Prints a table and writes
+bench/results/ingest.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,9 +93,9 @@ def run_baseline(inputs: Path, out: Path) -> None:
     from apache_beam.transforms.window import IntervalWindow
 
     from schemas import Rejected, to_arrow
-    from transforms.copies import EARLIEST_IN_BUCKET, NEAR_DUPLICATE, first_report_order
+    from transforms.copies import BATCH, EARLIEST_IN_BUCKET, NEAR_DUPLICATE, first_report_order
     from transforms.formats import parse_jsonl
-    from transforms.minhash import bucket_keys, jaccard, shingle_hashes, signatures
+    from transforms.minhash import bucket_keys, jaccard, shingle_hash_sets, signatures
     from transforms.normalize import normalize
     from transforms.write import window_folder, write_parquet
 
@@ -102,13 +111,20 @@ def run_baseline(inputs: Path, out: Path) -> None:
             (rejected if isinstance(row, Rejected) else rows).append(row)
     first_by_text: dict[str, str] = {}
     buckets: dict[int, list[tuple[int, str, np.ndarray]]] = defaultdict(list)
-    for n, row in enumerate(sorted(rows, key=first_report_order)):
+    ordered = sorted(rows, key=first_report_order)
+    size = BATCH["max_batch_size"]  # shingles and signatures a batch at a time, as MarkCopies
+    hash_sets = [
+        h for k in range(0, len(ordered), size) for h in shingle_hash_sets([r["text"] for r in ordered[k : k + size]])
+    ]
+    keys = np.concatenate([bucket_keys(signatures(hash_sets[k : k + size])) for k in range(0, len(hash_sets), size)])
+    for n, row in enumerate(ordered):
         original = first_by_text.setdefault(row["content_hash"], row["article_id"])
         if original != row["article_id"]:
             row.update(duplicate_of=original, similarity=1.0, exact_copy=True)
-        hashes = shingle_hashes(row["text"])
+            continue  # an exact copy is not searched, nor a candidate: its original is
+        hashes = hash_sets[n]
         candidates: dict[int, tuple[str, np.ndarray]] = {}
-        for key in bucket_keys(signatures([hashes]))[0].tolist():
+        for key in keys[n].tolist():
             for seen, earlier_id, earlier_hashes in buckets[key][:EARLIEST_IN_BUCKET]:
                 candidates[seen] = (earlier_id, earlier_hashes)
             buckets[key].append((n, row["article_id"], hashes))
@@ -135,13 +151,25 @@ def child(mode: str, inputs: Path, out: Path, runner: str) -> None:
     else:
         run_baseline(inputs, out)
     seconds = time.perf_counter() - start
-    rows = sum(1 for _ in (out / "articles").rglob("*.parquet"))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb, "files": rows}))
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb, "output": written(out)}))
+
+
+def written(out: Path) -> dict:
+    """Rows and a digest of the articles written (sorted; every column but ingested_at), and
+    how many are copies."""
+    import pyarrow.dataset as ds
+
+    rows = ds.dataset(str(out / "articles"), format="parquet", partitioning="hive").to_table().to_pylist()
+    lines = sorted(json.dumps({k: v for k, v in r.items() if k != "ingested_at"}, default=str) for r in rows)
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    copies = sum(1 for r in rows if r["duplicate_of"])
+    return {"rows": len(rows), "copies": copies, "digest": digest}
 
 
 def measure(mode: str, inputs: Path, work: Path, runner: str) -> dict:
     out = work / f"out-{mode}"
+    shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, __file__, "--child", mode, "--inputs", str(inputs), "--out", str(out), "--runner", runner]
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -151,6 +179,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--runner", default="FnApiRunner")
+    parser.add_argument("--runs", type=int, default=3, help="runs per side, interleaved; medians are reported")
     parser.add_argument("--child", choices=["pipeline", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--inputs", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -159,13 +188,24 @@ def main() -> None:
         child(args.child, args.inputs, args.out, args.runner)
         return
 
+    load = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         inputs = work / "in"
         inputs.mkdir()
         build_corpus(args.articles, inputs)
-        pipeline = measure("pipeline", inputs, work, args.runner)
-        baseline = measure("baseline", inputs, work, args.runner)
+        pipelines, baselines = [], []
+        for n in range(args.runs):  # interleaved, so a change in load hits both sides alike
+            pipelines.append(measure("pipeline", inputs, work, args.runner))
+            baselines.append(measure("baseline", inputs, work, args.runner))
+            print(f"run {n + 1}: {pipelines[-1]['seconds']:.1f} s / {baselines[-1]['seconds']:.1f} s", file=sys.stderr)
+            if pipelines[-1]["output"] != baselines[-1]["output"]:
+                ours, theirs = pipelines[-1]["output"], baselines[-1]["output"]
+                sys.exit(f"the pipeline and the loop wrote different articles: {ours} / {theirs}")
+    pipeline = dict(pipelines[0], seconds=statistics.median(r["seconds"] for r in pipelines))
+    pipeline["peak_rss_mb"] = statistics.median(r["peak_rss_mb"] for r in pipelines)
+    baseline = dict(baselines[0], seconds=statistics.median(r["seconds"] for r in baselines))
+    baseline["peak_rss_mb"] = statistics.median(r["peak_rss_mb"] for r in baselines)
 
     n = args.articles
     result = {
@@ -179,6 +219,12 @@ def main() -> None:
         "baseline_peak_rss_mb": round(baseline["peak_rss_mb"], 1),
         "seconds": round(pipeline["seconds"], 2),
         "baseline_seconds": round(baseline["seconds"], 2),
+        "runs": args.runs,
+        "same_output": pipeline["output"],
+        "all_seconds": [round(r["seconds"], 2) for r in pipelines],
+        "baseline_all_seconds": [round(r["seconds"], 2) for r in baselines],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_before": list(load),
         "machine": f"{subprocess.check_output(['nproc']).decode().strip()} cores, Python {sys.version.split()[0]}",
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
