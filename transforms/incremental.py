@@ -32,14 +32,14 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import GlobalWindow, GlobalWindows
-from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
+from apache_beam.utils.timestamp import Timestamp
 
 from transforms.counters import NAMESPACE
+from transforms.keyed import hold, hold_again
 
 EXPIRED = "expired"  # the tag of the keys whose last kept value was dropped
 
 Step = Callable[[Any, list[Any], list[Any]], tuple[Iterable[Any], list[Any]]]
-_EARLIEST = MIN_TIMESTAMP + Duration(seconds=1)
 _END = GlobalWindow().max_timestamp()
 
 
@@ -62,10 +62,7 @@ class _AcrossPolls(beam.DoFn):
         pending: Any = beam.DoFn.StateParam(PENDING),
         release: Any = beam.DoFn.TimerParam(RELEASE),
     ) -> Iterator[Any]:
-        # milliseconds, as runners keep timers (see keyed._FoldInState.process)
-        at = max(Timestamp.of(timestamp), _EARLIEST).micros // 1000 * 1000
-        pending.add((at, element[1]))
-        release.set(Timestamp(micros=min(t for t, _ in pending.read())))
+        hold(element[1], timestamp, pending, release)
         return iter(())
 
     @on_timer(RELEASE)
@@ -96,11 +93,7 @@ class _AcrossPolls(beam.DoFn):
                 now_kept = [(newest, v) for v in keep]
             kept.write(now_kept)
             self._arm(expire, now_kept)
-        pending.clear()
-        for t, v in later:
-            pending.add((t, v))
-        if later:
-            release.set(Timestamp(micros=later[0][0]))
+        hold_again(later, pending, release)
 
     @on_timer(EXPIRE)
     def on_expire(

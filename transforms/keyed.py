@@ -55,6 +55,27 @@ def _at_release(output: Any) -> Any:
     return output.value if isinstance(output, TimestampedValue) else output
 
 
+def hold(value: Any, timestamp: Any, pending: Any, release: Any) -> None:
+    """Keep `value` in the `pending` bag, as (time µs, value), and set the `release` watermark
+    timer to the earliest pending time. Runners keep timers in milliseconds: a value's time is
+    taken down to its millisecond, so that the timer set for it fires at a time the value counts
+    as due (a timer at 10:00:00.000999 fires at 10:00:00.000, and a value due after that would
+    wait forever)."""
+    at = max(Timestamp.of(timestamp), _EARLIEST).micros // 1000 * 1000
+    pending.add((at, value))
+    release.set(Timestamp(micros=min(t for t, _ in pending.read())))
+
+
+def hold_again(later: list[tuple[int, Any]], pending: Any, release: Any) -> None:
+    """After a release: the `pending` bag holds only the values not yet due (`later`, sorted by
+    time), and the timer is set for the first of them."""
+    pending.clear()
+    for t, v in later:
+        pending.add((t, v))
+    if later:
+        release.set(Timestamp(micros=later[0][0]))
+
+
 class _FoldInState(beam.DoFn):
     PENDING = BagStateSpec("pending", PickleCoder())  # (timestamp µs, value) not folded yet
     FOLDED = BagStateSpec("folded", PickleCoder())  # values folded so far
@@ -83,12 +104,7 @@ class _FoldInState(beam.DoFn):
         pending: Any = beam.DoFn.StateParam(PENDING),
         release: Any = beam.DoFn.TimerParam(RELEASE),
     ) -> Iterator[Any]:
-        # Runners keep timers in milliseconds: a value's time is taken down to its millisecond,
-        # so that the timer set for it fires at a time the value counts as due (a timer at
-        # 10:00:00.000999 fires at 10:00:00.000, and a value due after that would wait forever).
-        at = max(Timestamp.of(timestamp), _EARLIEST).micros // 1000 * 1000
-        pending.add((at, element[1]))
-        release.set(Timestamp(micros=min(t for t, _ in pending.read())))
+        hold(element[1], timestamp, pending, release)
         return iter(())
 
     @on_timer(RELEASE)
@@ -123,11 +139,7 @@ class _FoldInState(beam.DoFn):
                 expire.set(Timestamp(micros=newest) + self._horizon)
             # else: values at the end of the global window (a batch after BatchElements): the
             # input ends there, and a timer past it would never fire (FnApiRunner loops on it)
-        pending.clear()
-        for t, v in later:
-            pending.add((t, v))
-        if later:
-            release.set(Timestamp(micros=later[0][0]))
+        hold_again(later, pending, release)
 
     @on_timer(EXPIRE)
     def on_expire(
