@@ -94,6 +94,27 @@ def test_keyed_state_folds_as_the_watermark_passes_and_expires_after_the_horizon
         assert_that(out[EXPIRED], equal_to(["k", "k"]), label="expired")
 
 
+def test_values_of_one_time_that_wait_for_a_later_release_are_kept_whatever_their_type():
+    # a stream that lags holds several values of one time past a release; values such as
+    # mention dicts cannot be ordered (a 10-minute latency run crashed MergeEvents on this)
+    def mention(n: int) -> TimestampedValue:
+        return TimestampedValue(("k", {"article_id": f"a{n}"}), at(5))
+
+    def ids(key: str, values: list[dict]) -> list[tuple[str, tuple[str, ...]]]:
+        return [(key, tuple(sorted(v["article_id"] for v in values)))]
+
+    stream = (
+        test_stream.TestStream()
+        .add_elements([TimestampedValue(("k", {"article_id": "a0"}), at(0)), mention(1), mention(2)])
+        .advance_watermark_to(at(1))  # a0 is due; a1 and a2, of one time, wait
+        .advance_watermark_to(at(10))
+        .advance_watermark_to_infinity()
+    )
+    with beam.Pipeline(options=prism()) as p:
+        out = p | stream | FoldInState("test", ids, lambda o: o, timedelta(hours=1))
+        assert_that(out.main, equal_to([("k", ("a0",)), ("k", ("a0", "a1", "a2"))]))
+
+
 def test_an_output_already_emitted_is_not_emitted_again():
     # a fold that gives the same output for every value set (an event version whose row a later,
     # unchanging report would only extend) emits it once

@@ -35,7 +35,7 @@ from apache_beam.transforms.window import GlobalWindow, GlobalWindows
 from apache_beam.utils.timestamp import Timestamp
 
 from transforms.counters import NAMESPACE
-from transforms.keyed import hold, hold_again
+from transforms.keyed import hold, hold_again, split_due
 
 EXPIRED = "expired"  # the tag of the keys whose last kept value was dropped
 
@@ -75,9 +75,7 @@ class _AcrossPolls(beam.DoFn):
         release: Any = beam.DoFn.TimerParam(RELEASE),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> Iterator[Any]:
-        waiting = sorted(pending.read(), key=lambda tv: tv[0])
-        ready = [(t, v) for t, v in waiting if t <= fired.micros]
-        later = [(t, v) for t, v in waiting if t > fired.micros]
+        ready, later = split_due(pending.read(), fired.micros)
         if ready:
             held = kept.read() or []
             before = self._alive(held, fired.micros)

@@ -66,6 +66,14 @@ def hold(value: Any, timestamp: Any, pending: Any, release: Any) -> None:
     release.set(Timestamp(micros=min(t for t, _ in pending.read())))
 
 
+def split_due(waiting: list[tuple[int, Any]], now_us: int) -> tuple[list[tuple[int, Any]], list[tuple[int, Any]]]:
+    """The pending (time µs, value) pairs due at `now_us` and those not yet, each in time order.
+    Sorted by time alone: two values of one time keep the order they came in (values such as
+    dicts cannot be compared, and a stream that lags holds several of one time)."""
+    waiting = sorted(waiting, key=lambda tv: tv[0])
+    return [tv for tv in waiting if tv[0] <= now_us], [tv for tv in waiting if tv[0] > now_us]
+
+
 def hold_again(later: list[tuple[int, Any]], pending: Any, release: Any) -> None:
     """After a release: the `pending` bag holds only the values not yet due (`later`, sorted by
     time), and the timer is set for the first of them."""
@@ -119,9 +127,8 @@ class _FoldInState(beam.DoFn):
         release: Any = beam.DoFn.TimerParam(RELEASE),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> Iterator[Any]:
-        waiting = list(pending.read())
-        ready = [v for t, v in waiting if t <= fired.micros]
-        later = sorted((t, v) for t, v in waiting if t > fired.micros) if len(waiting) > len(ready) else []
+        due, later = split_due(pending.read(), fired.micros)
+        ready = [v for _, v in due]
         if ready:
             values = list(folded.read()) + ready
             seen = emitted.read() or set()
@@ -133,7 +140,7 @@ class _FoldInState(beam.DoFn):
             emitted.write(seen)
             for value in ready:
                 folded.add(value)
-            newest = max([t for t, v in waiting if t <= fired.micros] + [last.read() or 0])
+            newest = max(due[-1][0], last.read() or 0)
             last.write(newest)
             if Timestamp(micros=newest) + self._horizon < _END:
                 expire.set(Timestamp(micros=newest) + self._horizon)

@@ -39,9 +39,10 @@ undated events of a key, their index), so it is the same on every run and runner
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -186,37 +187,74 @@ class _Claim:
 
 
 @dataclass
-class _Tally:
-    """The claims on one scalar field so far."""
+class _Said:
+    """The claims of one value of one scalar field so far (only ever appended to), with what
+    resolution weighs of them kept up to date, so that resolving after each report costs the
+    number of distinct values, not the number of reports."""
 
     claims: list[_Claim] = field(default_factory=list)
+    basis: int = len(BASES)  # the strongest basis (lowest index)
+    articles: set[str] = field(default_factory=set)
+    named: bool = False  # some article names who gives it
+    position: int = -1  # the latest report of it
 
-    def values(self) -> list[Any]:
-        return list(dict.fromkeys(c.value for c in self.claims))
+    def add(self, claim: _Claim) -> None:
+        self.claims.append(claim)
+        self.basis = min(self.basis, claim.basis)
+        self.articles.add(claim.article_id)
+        self.named = self.named or claim.named
+        self.position = max(self.position, claim.position)
 
-    def resolve(self, name: str) -> Any:
-        if name in LATEST_WINS:
-            return max(self.claims, key=lambda c: c.position).value
-        by_value: dict[Any, list[_Claim]] = {}
-        for c in self.claims:
-            by_value.setdefault(c.value, []).append(c)
 
-        def strength(said: list[_Claim]) -> tuple:
-            return (
-                -min(c.basis for c in said),  # a stated figure over a bound, a part or a region's
-                len({c.article_id for c in said}),  # then the most articles
-                any(c.named for c in said),  # then one whose source is named
-                max(c.position for c in said),  # then the latest
-            )
+# One field's tally as resolution reads it after some report: value -> the parts saying it, each
+# (claims of the value, how many of them there were then, the field its spans back, when moved
+# to a total). Parts only point at the claims, which only grow: a tally is cheap to keep.
+_Part = tuple[_Said, int, "str | None"]
+_Tally = dict[Any, list[_Part]]
 
-        return max(by_value, key=lambda value: strength(by_value[value]))
 
-    def evidence(self, value: Any) -> list[dict[str, Any]]:
-        kept: list[dict[str, Any]] = []
-        for c in self.claims:
-            if c.value == value:
-                kept += [e for e in c.spans if e not in kept]
-        return kept
+def _strength(parts: list[_Part]) -> tuple:
+    """A stated figure over a bound, a part or a region's; then the most articles; then one
+    whose source is named; then the latest."""
+    articles = parts[0][0].articles if len(parts) == 1 else set().union(*(said.articles for said, _, _ in parts))
+    return (
+        -min(said.basis for said, _, _ in parts),
+        len(articles),
+        any(said.named for said, _, _ in parts),
+        max(said.position for said, _, _ in parts),
+    )
+
+
+def _resolve(name: str, tally: _Tally) -> Any:
+    if name in LATEST_WINS:  # the value of the latest report
+        return max(tally, key=lambda value: max(said.position for said, _, _ in tally[value]))
+    return max(tally, key=lambda value: _strength(tally[value]))  # the first value on a tie
+
+
+def _span_key(span: dict[str, Any]) -> frozenset:
+    return frozenset(span.items())
+
+
+class _Kept:
+    """Evidence spans, each kept once (the first of equal ones), in the order they came."""
+
+    def __init__(self) -> None:
+        self.spans: list[dict[str, Any]] = []
+        self._seen: set[frozenset] = set()
+
+    def add(self, spans: list[dict[str, Any]]) -> None:
+        new = [e for e in spans if _span_key(e) not in self._seen]
+        self.spans += new
+        self._seen.update(map(_span_key, new))
+
+
+def _evidence(parts: list[_Part]) -> list[dict[str, Any]]:
+    """The spans of the claims behind a value, as they stood when its tally was taken."""
+    kept = _Kept()
+    for said, count, moved_to in parts:
+        for claim in itertools.islice(said.claims, count):
+            kept.add([dict(e, field=moved_to) for e in claim.spans] if moved_to else claim.spans)
+    return kept.spans
 
 
 def _as_totals(event_type: str, tallies: dict[str, _Tally]) -> dict[str, _Tally]:
@@ -225,27 +263,43 @@ def _as_totals(event_type: str, tallies: dict[str, _Tally]) -> dict[str, _Tally]
     for total, (part, *others) in EVENT_TYPES[event_type].totals.items():
         if part not in tallies:
             continue
-        values = tallies[part].values()
-        sums = {a + b for a in values for o in others if o in tallies for b in tallies[o].values()}
-        moved = [c for c in tallies[part].claims if c.value in sums]
+        sums = {a + b for a in tallies[part] for o in others if o in tallies for b in tallies[o]}
+        moved = [value for value in tallies[part] if value in sums]
         if moved:  # their evidence now backs the total; their claims stay as the articles put them
-            moved = [replace(c, spans=[dict(e, field=total) for e in c.spans]) for c in moved]
             tallies = dict(tallies)
-            tallies[part] = _Tally([c for c in tallies[part].claims if c.value not in sums])
-            tallies[total] = _Tally([*(tallies[total].claims if total in tallies else []), *moved])
-            if not tallies[part].claims:
+            into = dict(tallies.get(total, {}))
+            for value in moved:
+                into[value] = into.get(value, []) + [(said, count, total) for said, count, _ in tallies[part][value]]
+            tallies[total] = into
+            tallies[part] = {value: parts for value, parts in tallies[part].items() if value not in sums}
+            if not tallies[part]:
                 del tallies[part]
     return tallies
 
 
-def resolve(cluster: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]]:
-    """After each mention of the cluster (in order): the resolved fields and the evidence of
-    each resolved value."""
+@dataclass
+class _State:
+    """What is resolved after some report: the fields, and (computed only when a row needs it)
+    the evidence of each resolved value."""
+
+    fields: dict[str, Any]
+    tallies: dict[str, _Tally]
+    lists: dict[str, tuple[_Kept, int]]  # a list field's spans, and how many there were then
+
+    def evidence(self) -> dict[str, list[dict[str, Any]]]:
+        scalars = {name: self.fields[name] for name in self.tallies}
+        evidence = {name: _evidence(self.tallies[name][value]) for name, value in scalars.items()}
+        return evidence | {name: kept.spans[:count] for name, (kept, count) in self.lists.items()}
+
+
+def resolve(cluster: list[dict[str, Any]]) -> Iterator[_State]:
+    """After each mention of the cluster (in order): the resolved fields and (on demand) the
+    evidence of each resolved value."""
     event_type = cluster[0]["event_type"]
     identity = {k: cluster[0]["fields"].get(k) for k in IDENTITY[event_type]}
-    tallies: dict[str, _Tally] = {}
+    said: dict[str, dict[Any, _Said]] = {}
     lists: dict[str, list[Any]] = {}
-    list_evidence: dict[str, list[dict[str, Any]]] = {}
+    list_evidence: dict[str, _Kept] = {}
     for position, m in enumerate(cluster):
         named = m["fields"].get("claimant") is not None
         for name, value in m["fields"].items():
@@ -254,17 +308,18 @@ def resolve(cluster: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], dic
             spans = [e for e in m["evidence"] if e["field"] == name]
             if name in LIST_FIELDS:
                 lists[name] = sorted(set(lists.get(name, [])) | set(value))
-                kept = list_evidence.setdefault(name, [])
-                kept += [e for e in spans if e not in kept]
+                list_evidence.setdefault(name, _Kept()).add(spans)
             else:
                 basis = min((BASES.index(e.get("basis") or BASES[0]) for e in spans), default=0)
                 claim = _Claim(value, m["article_id"], position, basis, named, spans)
-                tallies.setdefault(name, _Tally()).claims.append(claim)
-        read = _as_totals(event_type, tallies)
-        resolved = {name: tally.resolve(name) for name, tally in read.items()}
-        evidence = {name: read[name].evidence(value) for name, value in resolved.items()}
-        evidence |= {name: list(spans) for name, spans in list_evidence.items()}
-        yield {**identity, **resolved, **lists}, evidence
+                said.setdefault(name, {}).setdefault(value, _Said()).add(claim)
+        tallies = {
+            name: {value: [(s, len(s.claims), None)] for value, s in values.items()} for name, values in said.items()
+        }
+        tallies = _as_totals(event_type, tallies)
+        resolved = {name: _resolve(name, tally) for name, tally in tallies.items()}
+        kept = {name: (spans, len(spans.spans)) for name, spans in list_evidence.items()}
+        yield _State({**identity, **resolved, **lists}, tallies, kept)
 
 
 def _versions(
@@ -272,32 +327,48 @@ def _versions(
 ) -> Iterator[dict[str, Any]]:
     """The rows of one event. With `in_out` (its latest row in OUT) the first `folded` mentions
     of the cluster are that row's, rebuilt (mentions_from_row): they are resolved again, not
-    written again, and the versions go on from the row's."""
+    written again, and the versions go on from the row's.
+
+    A row holds what was known after the last report before the next version (or the last
+    report): its reports, claims and evidence are filled in then, once per row, so an event
+    with many reports costs about as many steps, not their square."""
     first = cluster[0]
     rows: list[dict[str, Any]] = []
     reported_by: list[str] = []
+    reporters: set[str] = set()
     claims: list[dict[str, Any]] = []
-    for position, (m, (fields, evidence)) in enumerate(zip(cluster, resolve(cluster), strict=True)):
-        if m["article_id"] not in reported_by:
+    latest = None  # what the latest row holds so far: (state, reports, claims)
+    for position, (m, state) in enumerate(zip(cluster, resolve(cluster), strict=True)):
+        if m["article_id"] not in reporters:
+            reporters.add(m["article_id"])
             reported_by.append(m["article_id"])
         claims += m[IN_OUT_CLAIMS] if IN_OUT_CLAIMS in m else claims_of(m)
         if position < folded:
             continue
         last = rows[-1] if rows else in_out
-        if last is None or fields != {name: last[name] for name in fields}:
+        if last is None or state.fields != {name: last[name] for name in state.fields}:
+            if latest:
+                _fill(rows[-1], *latest, reported_by, claims)
             base = in_out["version"] if in_out else 0
-            rows.append(_row(event_id, base + len(rows) + 1, first, m["reported_at"], fields))
-        if not rows:
-            continue  # changes nothing of the row in OUT, which is not written again
-        rows[-1].update(
-            article_ids=list(reported_by),
-            source_count=len(reported_by),
-            evidence=[e for name in sorted(evidence) for e in evidence[name]],
-            claims=list(claims),
-        )
+            rows.append(_row(event_id, base + len(rows) + 1, first, m["reported_at"], state.fields))
+        if rows:  # else: changes nothing of the row in OUT, which is not written again
+            latest = (state, len(reported_by), len(claims))
+    if latest:
+        _fill(rows[-1], *latest, reported_by, claims)
     if len(rows) > 1:
         logger.debug("event %s: %d versions from %d reports", event_id, len(rows), len(cluster))
     return iter(rows)
+
+
+def _fill(row: dict[str, Any], state: _State, reports: int, n_claims: int, reported_by: list, claims: list) -> None:
+    """A row's reports, claims and evidence: the first `reports` / `n_claims` of those folded."""
+    evidence = state.evidence()
+    row.update(
+        article_ids=reported_by[:reports],
+        source_count=reports,
+        evidence=[e for name in sorted(evidence) for e in evidence[name]],
+        claims=claims[:n_claims],
+    )
 
 
 def story_of_event(event_id: str, first_report: datetime) -> str:
