@@ -52,6 +52,7 @@ bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in
 	$(BIN)/python bench/dedup.py
 	$(BIN)/python bench/hostile.py
 	$(BIN)/python bench/state.py
+	$(BIN)/python bench/merge.py
 	$(MAKE) $(PRISM)
 	$(BIN)/python bench/latency.py
 

@@ -246,9 +246,16 @@ def one_run(seconds: int, prism: str, keep: str | None = None) -> dict:
         "last_quarter_mb": round(statistics.mean(memory[-quarter:]), 1),
         "prism_first_quarter_mb": round(statistics.mean(prism_memory[:quarter]), 1),
         "prism_last_quarter_mb": round(statistics.mean(prism_memory[-quarter:]), 1),
+        # one sample a second: the mean of each minute, to see whether the growth levels off
+        "mb_by_minute": _by_minute(memory),
+        "prism_mb_by_minute": _by_minute(prism_memory),
         "load_before": round(load_before[0], 2),
         "load_after": round(os.getloadavg()[0], 2),
     }
+
+
+def _by_minute(samples: list[float]) -> list[float]:
+    return [round(statistics.mean(samples[i : i + 60]), 1) for i in range(0, len(samples), 60)]
 
 
 def _median(values: list[float]) -> float | None:
@@ -273,8 +280,9 @@ def main() -> None:
     print(" ".join(f"{k:>17}" for k in ["run", *keys]))
     for i, r in enumerate(runs, 1):
         print(" ".join(f"{v!s:>17}" for v in [i, *(r[k] for k in keys)]))
-    median = {k: statistics.median([r[k] for r in runs if r[k] is not None] or [0]) for k in keys}
-    print(" ".join(f"{v!s:>17}" for v in ["median", *(median[k] for k in keys)]))
+    scalars = [k for k in keys if not isinstance(runs[0][k], list)]
+    median = {k: statistics.median([r[k] for r in runs if r[k] is not None] or [0]) for k in scalars}
+    print(" ".join(f"{v!s:>17}" for v in ["median", *(median.get(k, "") for k in keys)]))
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"uptime: {uptime}")
     result = {
