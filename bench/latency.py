@@ -164,7 +164,7 @@ def seen_rows(out: Path, seen_files: set[Path], first_seen: dict[str, float]) ->
             first_seen.setdefault(url, now)
 
 
-def one_run(seconds: int, prism: str, keep: str | None = None) -> dict:
+def one_run(seconds: int, prism: str, keep: str | None = None, extra: tuple[str, ...] = ()) -> dict:
     feed, receiver = Feed(), Receiver()
     server = serve(feed, receiver)
     base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -177,7 +177,7 @@ def one_run(seconds: int, prism: str, keep: str | None = None) -> dict:
         rules.write_text(RULES.format(url=f"{base}/hook"))
         args = [sys.executable, "-m", "pipeline.cli", "run", "--streaming", "--feed", f"{base}/feed.rss"]
         args += ["--output", str(out), "--alerts", str(rules)]
-        args += ["--poll-interval", "1s", "--window", "1s", f"--prism_location={prism}"]
+        args += ["--poll-interval", "1s", "--window", "1s", f"--prism_location={prism}", *extra]
         log = open(Path(tmp) / "job.log", "wb")
         env = dict(os.environ, NEWSMON_WEBHOOK_SECRET=SECRET)
         job = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -271,11 +271,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", metavar="DIR", help="keep each run's OUT and job log in a folder under DIR")
+    parser.add_argument(
+        "--job-arg", action="append", default=[], metavar="ARG", help="one more argument for the job (repeatable)"
+    )
     args = parser.parse_args()
     prism = find_prism()
     if prism is None:
         sys.exit("no Prism binary: run `make prism`")
-    runs = [one_run(args.seconds, prism, args.keep) for _ in range(args.repeat)]
+    runs = [one_run(args.seconds, prism, args.keep, tuple(args.job_arg)) for _ in range(args.repeat)]
     keys = list(runs[0])
     print(" ".join(f"{k:>17}" for k in ["run", *keys]))
     for i, r in enumerate(runs, 1):
@@ -288,6 +291,7 @@ def main() -> None:
     result = {
         "what": "publish -> webhook receipt and -> Parquet row, newsmon run --streaming --poll-interval 1s "
         "--window 1s --alerts (one rule, one webhook on 127.0.0.1) on PrismRunner",
+        "job_args": args.job_arg,
         "seconds": args.seconds,
         "runs": runs,
         "median": median,
