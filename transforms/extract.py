@@ -4,9 +4,10 @@ spaCy is loaded once per worker (DoFn.setup) and runs as `nlp.pipe` over batches
 (beam.BatchElements). An exact copy (MarkCopies' `exact_copy`: the same text as its original up
 to case and whitespace, not merely a word-shingle Jaccard of 1.0) does not run spaCy again: it
 takes its original's mentions, re-pointed at its own article id and text. Copies reach the
-extracting DoFn as a side input keyed by their original (they are few, and this spares a
-shuffle of every mention). A copy in which some evidence sentence cannot be found is read by
-spaCy itself (counted as copy_reextracted): an evidence span never points nowhere.
+extracting DoFn as a side input, grouped by their original and read as one dict per bundle
+(they are few, and this spares a shuffle of every mention). A copy in which some evidence
+sentence cannot be found is read by spaCy itself (counted as copy_reextracted): an evidence
+span never points nowhere.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class _Extract(beam.DoFn):
             if rows is None:
                 continue
             yield from rows
-            for copy in copies[article["article_id"]]:  # a multimap: [] when it has none
+            for copy in copies.get(article["article_id"], ()):
                 yield from self._copy_mentions(rows, copy)
 
     def _mentions(self, doc: Any, article: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -142,11 +143,18 @@ class ExtractEvents(beam.PTransform):
         originals, copies = articles | "SplitCopies" >> beam.Partition(
             lambda a, _: int(is_exact_copy(a) and not a.get(ORIGINAL_IN_OUT)), 2
         )
-        copies_by_original = copies | "KeyByOriginal" >> beam.Map(lambda a: (a["duplicate_of"], _copy_fields(a)))
+        # Grouped by original and read as one dict per bundle: a multimap side input is one
+        # state request per lookup, a gRPC round trip per article when workers are processes.
+        copies_by_original = (
+            copies
+            | "KeyByOriginal" >> beam.Map(lambda a: (a["duplicate_of"], _copy_fields(a)))
+            | "GroupByOriginal" >> beam.GroupByKey()
+            | "AsLists" >> beam.MapTuple(lambda original, found: (original, list(found)))
+        )
         return (
             originals
             | "Batch" >> beam.BatchElements(**BATCH)
-            | "RunSpacy" >> beam.ParDo(_Extract(self._model), beam.pvalue.AsMultiMap(copies_by_original))
+            | "RunSpacy" >> beam.ParDo(_Extract(self._model), beam.pvalue.AsDict(copies_by_original))
         )
 
 
