@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import pickle
 import random
 from datetime import date, datetime, timedelta, timezone
 
@@ -170,6 +171,57 @@ def test_every_report_names_its_event():
     reports = [r.value for r in fold(merge_key(mentions[0]), mentions) if getattr(r, "tag", None) == REPORTS]
     assert {article_id for article_id, _ in reports} == {"a", "b"}
     assert len({report[2] for _, report in reports}) == 1
+
+
+def test_a_stream_folds_each_poll_on_top_of_the_events_it_kept():
+    # a stream keeps a key's events (pickled in keyed state) and folds only a poll's new reports
+    # on top: the versions and reports are those of one fold over all of them, and a report read
+    # again in a later poll is not folded twice
+    night = [
+        mention("a", 0, drones_launched=810, killed=2),
+        mention("b", 10, drones_launched=805, killed=3),  # a tie goes to the latest; a rising toll: version 2
+        mention("c", 20, drones_launched=805),  # agrees: no version
+        mention("d", 30, drones_launched=810, injured=7),  # a tie again, and a new figure: version 3
+        mention("e", 40, event_date=None, drones_launched=62),  # undated: its own key
+        mention("f", 50, event_date=None, drones_launched=62, injured=1),
+    ]
+    whole = list(itertools.chain.from_iterable(fold(k, ms) for k, ms in _by_key(night).items()))
+    carried: dict[str, list] = {}
+    polls = []
+    for poll in (night[:2], night[2:5] + night[:1], night[5:]):  # "a" read again in the second poll
+        for key, ms in _by_key(poll).items():
+            kept = pickle.loads(pickle.dumps(carried.get(key, [])))
+            polls += fold(key, ms, (), kept)
+            carried[key] = kept
+    versions = [
+        (r["event_id"], r["version"], r["drones_launched"], r["killed"], r["injured"])
+        for r in polls
+        if isinstance(r, dict)
+    ]
+    assert versions == [
+        (r["event_id"], r["version"], r["drones_launched"], r["killed"], r["injured"])
+        for r in whole
+        if isinstance(r, dict)
+    ]
+    assert [v[1:] for v in versions] == [
+        (1, 810, 2, None),
+        (2, 805, 3, None),
+        (3, 810, 3, 7),
+        (1, 62, None, None),
+        (2, 62, None, 1),
+    ]
+    reports = [r.value[0] for r in polls if getattr(r, "tag", None) == REPORTS]
+    assert sorted(reports) == ["a", "a", "b", "c", "d", "e", "f"]  # "a" again: named, not folded
+    latest = [r for r in polls if isinstance(r, dict)][2]
+    assert latest["article_ids"] == ["a", "b", "c", "d"] and latest["source_count"] == 4
+    assert {c["article_id"] for c in latest["claims"]} == {"a", "b", "c", "d"}
+
+
+def _by_key(mentions: list[dict]) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = {}
+    for m in mentions:
+        groups.setdefault(merge_key(m), []).append(m)
+    return groups
 
 
 ARTICLES = [  # one night, three outlets, two figures for the drones and a rising toll

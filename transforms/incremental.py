@@ -1,12 +1,13 @@
 """AcrossPolls: a keyed step that decides each new value against what the key kept before, in a
 stream, with the kept values dropped `horizon` after they came.
 
-FoldInState (transforms/keyed.py) folds a key again over all its values, which suits a fold
-whose outputs are few (an event's versions). MarkCopies' steps over content hashes and LSH
-partitions are different: a new article is decided against the articles kept before (the
-original of its text; the candidates in its buckets), and the articles already decided are
-never decided again (they are written). So this step keeps, per key, the values a `step`
-function chose to keep, each with the time it came, and calls
+FoldInState (transforms/keyed.py) folds a key again over all its values, which suits a key
+with few values (an article's versions or reports). Here a new value is decided against what
+the key kept before, and what was decided is never decided again (it is written): MarkCopies
+keeps the original of a text and the candidates of an LSH partition, MergeEvents an event's
+fold so far (transforms.merge._Event: its claims, reports and latest values), so that a poll
+costs its own values, not the key's whole history. This step keeps, per key, the values a
+`step` function chose to keep, each with the time it came, and calls
 
     step(key, new values, kept values) -> (outputs, values to keep from now on)
 
@@ -17,7 +18,7 @@ counted per value as `state_expired|<name>`, and the key on the EXPIRED output w
 kept value goes), so memory holds the last horizon, not the whole stream.
 
 Only streams use it: in batch each key has all its values at once (a GroupByKey), and the
-caller runs its batch step instead (MarkCopies), so batch results do not change.
+caller runs its batch step instead (MarkCopies, MergeEvents), so batch results do not change.
 """
 
 from __future__ import annotations
@@ -129,15 +130,25 @@ class AcrossPolls(beam.PTransform):
 
     `per_value`: each kept value is dropped a horizon after it came (a key that never goes
     quiet, like an LSH partition); otherwise a key's values are dropped together, a horizon
-    after its newest value came (a content hash: its original goes with its copies)."""
+    after its newest value came (a content hash: its original goes with its copies).
+    `extra_tags`: the tagged outputs of `step`."""
 
-    def __init__(self, name: str, step: Step, horizon: timedelta, key_type: type = str, per_value: bool = False):
+    def __init__(
+        self,
+        name: str,
+        step: Step,
+        horizon: timedelta,
+        key_type: type = str,
+        per_value: bool = False,
+        extra_tags: tuple[str, ...] = (),
+    ):
         super().__init__()
         self._name = name
         self._step = step
         self._horizon = horizon
         self._key_type = key_type
         self._per_value = per_value
+        self._tags = extra_tags
 
     def expand(self, keyed: beam.PCollection) -> Any:
         return (
@@ -146,5 +157,5 @@ class AcrossPolls(beam.PTransform):
             | "Decide"
             >> beam.ParDo(_AcrossPolls(self._name, self._step, self._horizon, self._per_value))
             .with_input_types(tuple[self._key_type, Any])  # a deterministic key coder
-            .with_outputs(EXPIRED, main="main")
+            .with_outputs(EXPIRED, *self._tags, main="main")
         )

@@ -48,10 +48,12 @@ from typing import Any
 
 import apache_beam as beam
 import pyarrow as pa
+from apache_beam.options.pipeline_options import StandardOptions
 
 from schemas.records import stable_id
 from schemas.tables import EVENTS
 from transforms.extraction import ALL_FIELDS, BASES, EVENT_FIELDS, EVENT_TYPES
+from transforms.incremental import AcrossPolls
 from transforms.keyed import FoldInState
 
 logger = logging.getLogger(__name__)
@@ -92,16 +94,27 @@ def _compatible(event: dict[str, Any], mention: dict[str, Any]) -> bool:
     return same and not differ
 
 
-def fold(key: str, mentions: Iterable[dict[str, Any]], prior: Iterable[Any] = ()) -> Iterator[Any]:
+def fold(
+    key: str, mentions: Iterable[dict[str, Any]], prior: Iterable[Any] = (), carried: list[_Event] | None = None
+) -> Iterator[Any]:
     """Versioned event rows for the mentions of one group key, and (REPORTS) which article
     reported which event.
 
     `prior`: the versions in OUT of the events of this key (transforms.state.PriorEvent: an
     `event_id`, a `version`, called to read the row). The run continues them (see
-    "Continuing the events in OUT" below)."""
-    known = _latest_in_out(prior)
-    seeds = [mentions_from_row(row) for row in known]
-    folded_in = {a: row["event_id"] for row in known for a in row["article_ids"]}
+    "Continuing the events in OUT" below).
+
+    `carried`: the key's events as an earlier poll of a stream left them (_Event); the mentions
+    are folded on top of them, and the list is updated in place (events folded further, new ones
+    added) for the next poll. Without it (batch) the key's events start from `prior`."""
+    events = carried if carried is not None else []
+    in_out: dict[str, dict[str, Any]] = {}
+    if not events:
+        for row in _latest_in_out(prior):
+            event = _Event(row["event_id"], mentions_from_row(row), in_out=row)
+            events.append(event)
+            in_out[event.event_id] = row
+    folded_in = {a: event.event_id for event in events for a in event.reporters}
     mentions = list(mentions)
     for m in mentions:  # read again (a run killed before its articles were written): not folded twice
         if m["article_id"] in folded_in:
@@ -109,30 +122,30 @@ def fold(key: str, mentions: Iterable[dict[str, Any]], prior: Iterable[Any] = ()
     ordered = sorted(
         (m for m in mentions if m["article_id"] not in folded_in), key=lambda m: (m["reported_at"], m["article_id"])
     )
+    new: dict[str, list[dict[str, Any]]] = {}  # event_id -> its mentions in this fold
     if key.split("|")[1] == UNDATED:
-        clusters: list[list[dict[str, Any]]] = [list(seed) for seed in seeds]
         for m in ordered:
-            home = next((c for c in clusters if _compatible(_known_values(c), m["fields"])), None)
+            home = next((e for e in events if _compatible(e.known, m["fields"])), None)
             if home is None:
-                clusters.append([m])
+                home = _Event(_free_id(key, len(events), {e.event_id for e in events}), [m])
+                events.append(home)
             else:
-                home.append(m)
-    else:  # one night, one attacker and target (one day, one type): one event, whatever the figures
-        known, seeds = known[:1], seeds[:1]
-        clusters = [(seeds[0] if seeds else []) + ordered]
-    used = {row["event_id"] for row in known}
-    for n, cluster in enumerate(clusters):
-        in_out, folded = (known[n], len(seeds[n])) if n < len(known) else (None, 0)
-        if folded == len(cluster):
-            continue  # an event in OUT that this run does not report again
-        event_id = in_out["event_id"] if in_out else _free_id(key, n, used)
-        used.add(event_id)
-        rows = list(_versions(event_id, cluster, in_out, folded))
+                home.note(m)
+            new.setdefault(home.event_id, []).append(m)
+    elif ordered:  # one night, one attacker and target (one day, one type): one event, whatever the figures
+        del events[1:]
+        if not events:
+            events.append(_Event(stable_id(key), ordered[:1]))
+        new[events[0].event_id] = ordered
+    for event in events:
+        if event.event_id not in new:
+            continue  # an event in OUT (or of an earlier poll) that this fold does not report again
+        rows = event.versions(new[event.event_id])
         yield from rows
-        if in_out and rows:  # the version in OUT that this run's versions follow (alerts: what changed)
-            yield beam.pvalue.TaggedOutput(CONTINUED, in_out)
-        for m in cluster[folded:]:
-            yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], _report(m, event_id)))
+        if event.event_id in in_out and rows:  # the version in OUT that these follow (alerts: what changed)
+            yield beam.pvalue.TaggedOutput(CONTINUED, in_out[event.event_id])
+        for m in new[event.event_id]:
+            yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], _report(m, event.event_id)))
 
 
 def _report(m: dict[str, Any], event_id: str) -> tuple[int, int, str, datetime]:
@@ -140,16 +153,6 @@ def _report(m: dict[str, Any], event_id: str) -> tuple[int, int, str, datetime]:
     first = min((e["start"] for e in m["evidence"]), default=NO_EVIDENCE)
     facts = {e["field"] for e in m["evidence"]} - {"claimant"}  # a list of regions is one fact
     return (-len(facts), first, event_id, m["reported_at"])
-
-
-def _known_values(cluster: list[dict[str, Any]]) -> dict[str, Any]:
-    """The first value each identifying field has in the cluster."""
-    values: dict[str, Any] = {}
-    for m in cluster:
-        for k in IDENTIFYING:
-            if values.get(k) is None:
-                values[k] = m["fields"].get(k)
-    return values
 
 
 def claims_of(m: dict[str, Any]) -> list[dict[str, Any]]:
@@ -292,72 +295,93 @@ class _State:
         return evidence | {name: kept.spans[:count] for name, (kept, count) in self.lists.items()}
 
 
-def resolve(cluster: list[dict[str, Any]]) -> Iterator[_State]:
-    """After each mention of the cluster (in order): the resolved fields and (on demand) the
-    evidence of each resolved value."""
-    event_type = cluster[0]["event_type"]
-    identity = {k: cluster[0]["fields"].get(k) for k in IDENTITY[event_type]}
-    said: dict[str, dict[Any, _Said]] = {}
-    lists: dict[str, list[Any]] = {}
-    list_evidence: dict[str, _Kept] = {}
-    for position, m in enumerate(cluster):
+class _Event:
+    """One event, folded report by report in publication order: per scalar field and value the
+    claims so far (_Said), the list fields' union and spans, its reports and claims, and the
+    values and version of its latest row. A run into OUT rebuilds it from the event's latest row
+    there (mentions_from_row); a stream keeps it in state between polls
+    (transforms.incremental.AcrossPolls), so a poll folds only its new reports.
+
+    `first`: the event's first mentions (an undated event's identifying values come from them):
+    with `in_out` (the event's latest row in OUT) the row's, folded in without writing a row;
+    otherwise only noted, and folded by versions()."""
+
+    def __init__(self, event_id: str, first: list[dict[str, Any]], in_out: dict[str, Any] | None = None):
+        m = first[0]
+        self.event_id = event_id
+        self.first = {"event_type": m["event_type"], "event_date": m["event_date"], "reported_at": m["reported_at"]}
+        self.identity = {k: m["fields"].get(k) for k in IDENTITY[m["event_type"]]}
+        self.known: dict[str, Any] = {}  # the first value of each identifying field (undated keys)
+        self.said: dict[str, dict[Any, _Said]] = {}
+        self.lists: dict[str, list[Any]] = {}
+        self.list_evidence: dict[str, _Kept] = {}
+        self.reported_by: list[str] = []
+        self.reporters: set[str] = set()
+        self.claims: list[dict[str, Any]] = []
+        self.position = 0
+        self.version = in_out["version"] if in_out else 0
+        self.last = {name: in_out.get(name) for name in ALL_FIELDS} if in_out else None  # the latest row's values
+        for m in first:
+            self.note(m)
+            if in_out:
+                self._take(m)
+
+    def note(self, m: dict[str, Any]) -> None:
+        """A mention that joins the event: its identifying values (for an undated key's next mentions)."""
+        for k in IDENTIFYING:
+            if self.known.get(k) is None:
+                self.known[k] = m["fields"].get(k)
+
+    def versions(self, mentions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Fold the mentions in: the new version rows (a report that changes a resolved value
+        gives one). A row holds what was known after the last report before the next version
+        (or the last report): its reports, claims and evidence are filled in then, once per row,
+        so an event with many reports costs about as many steps, not their square."""
+        rows: list[dict[str, Any]] = []
+        latest = None  # what the latest row holds so far: (state, reports, claims)
+        for m in mentions:
+            state = self._take(m)
+            if self.last is None or state.fields != {name: self.last[name] for name in state.fields}:
+                if latest:
+                    _fill(rows[-1], *latest, self.reported_by, self.claims)
+                self.version += 1
+                rows.append(_row(self.event_id, self.version, self.first, m["reported_at"], state.fields))
+                self.last = {name: rows[-1][name] for name in ALL_FIELDS}
+            if rows:  # else: changes nothing of the latest row, which is not written again
+                latest = (state, len(self.reported_by), len(self.claims))
+        if latest:
+            _fill(rows[-1], *latest, self.reported_by, self.claims)
+        if len(rows) > 1:
+            logger.debug("event %s: %d versions from %d reports", self.event_id, len(rows), len(mentions))
+        return rows
+
+    def _take(self, m: dict[str, Any]) -> _State:
+        """Fold one mention in: what is resolved after it."""
+        if m["article_id"] not in self.reporters:
+            self.reporters.add(m["article_id"])
+            self.reported_by.append(m["article_id"])
+        self.claims += m[IN_OUT_CLAIMS] if IN_OUT_CLAIMS in m else claims_of(m)
         named = m["fields"].get("claimant") is not None
         for name, value in m["fields"].items():
-            if value is None or name in identity:
+            if value is None or name in self.identity:
                 continue
             spans = [e for e in m["evidence"] if e["field"] == name]
             if name in LIST_FIELDS:
-                lists[name] = sorted(set(lists.get(name, [])) | set(value))
-                list_evidence.setdefault(name, _Kept()).add(spans)
+                self.lists[name] = sorted(set(self.lists.get(name, [])) | set(value))
+                self.list_evidence.setdefault(name, _Kept()).add(spans)
             else:
                 basis = min((BASES.index(e.get("basis") or BASES[0]) for e in spans), default=0)
-                claim = _Claim(value, m["article_id"], position, basis, named, spans)
-                said.setdefault(name, {}).setdefault(value, _Said()).add(claim)
+                claim = _Claim(value, m["article_id"], self.position, basis, named, spans)
+                self.said.setdefault(name, {}).setdefault(value, _Said()).add(claim)
+        self.position += 1
         tallies = {
-            name: {value: [(s, len(s.claims), None)] for value, s in values.items()} for name, values in said.items()
+            name: {value: [(s, len(s.claims), None)] for value, s in values.items()}
+            for name, values in self.said.items()
         }
-        tallies = _as_totals(event_type, tallies)
+        tallies = _as_totals(self.first["event_type"], tallies)
         resolved = {name: _resolve(name, tally) for name, tally in tallies.items()}
-        kept = {name: (spans, len(spans.spans)) for name, spans in list_evidence.items()}
-        yield _State({**identity, **resolved, **lists}, tallies, kept)
-
-
-def _versions(
-    event_id: str, cluster: list[dict[str, Any]], in_out: dict[str, Any] | None = None, folded: int = 0
-) -> Iterator[dict[str, Any]]:
-    """The rows of one event. With `in_out` (its latest row in OUT) the first `folded` mentions
-    of the cluster are that row's, rebuilt (mentions_from_row): they are resolved again, not
-    written again, and the versions go on from the row's.
-
-    A row holds what was known after the last report before the next version (or the last
-    report): its reports, claims and evidence are filled in then, once per row, so an event
-    with many reports costs about as many steps, not their square."""
-    first = cluster[0]
-    rows: list[dict[str, Any]] = []
-    reported_by: list[str] = []
-    reporters: set[str] = set()
-    claims: list[dict[str, Any]] = []
-    latest = None  # what the latest row holds so far: (state, reports, claims)
-    for position, (m, state) in enumerate(zip(cluster, resolve(cluster), strict=True)):
-        if m["article_id"] not in reporters:
-            reporters.add(m["article_id"])
-            reported_by.append(m["article_id"])
-        claims += m[IN_OUT_CLAIMS] if IN_OUT_CLAIMS in m else claims_of(m)
-        if position < folded:
-            continue
-        last = rows[-1] if rows else in_out
-        if last is None or state.fields != {name: last[name] for name in state.fields}:
-            if latest:
-                _fill(rows[-1], *latest, reported_by, claims)
-            base = in_out["version"] if in_out else 0
-            rows.append(_row(event_id, base + len(rows) + 1, first, m["reported_at"], state.fields))
-        if rows:  # else: changes nothing of the row in OUT, which is not written again
-            latest = (state, len(reported_by), len(claims))
-    if latest:
-        _fill(rows[-1], *latest, reported_by, claims)
-    if len(rows) > 1:
-        logger.debug("event %s: %d versions from %d reports", event_id, len(rows), len(cluster))
-    return iter(rows)
+        kept = {name: (spans, len(spans.spans)) for name, spans in self.list_evidence.items()}
+        return _State({**self.identity, **resolved, **self.lists}, tallies, kept)
 
 
 def _fill(row: dict[str, Any], state: _State, reports: int, n_claims: int, reported_by: list, claims: list) -> None:
@@ -410,18 +434,22 @@ class MergeEvents(beam.PTransform):
         self._horizon = horizon
 
     def expand(self, mentions: beam.PCollection) -> dict[str, beam.PCollection]:
-        # Keyed state per event key instead of a GroupByKey, so the same stage runs in a stream:
-        # each key is folded again when the watermark passes new mentions, and only versions
-        # (and reports) not emitted before are emitted; a key expires `horizon` after its last
-        # mention. In batch each key is folded once, over all its mentions (and, with `prior`,
-        # the key's versions in OUT, which a key this run does not report leaves untouched).
+        # Keyed by event key, so the same stage runs in a stream. In batch each key is folded
+        # once, over all its mentions (and, with `prior`, the key's versions in OUT, which a key
+        # this run does not report leaves untouched). In a stream each key keeps its events
+        # (_Event) in keyed state: when the watermark passes new mentions they are folded on top
+        # and only the new versions are emitted, so a poll costs its own reports, not the event's
+        # whole history; a key is dropped `horizon` after its last mention.
         keyed = mentions | "KeyByEvent" >> beam.WithKeys(merge_key) | "TagMentions" >> beam.MapTuple(_tag(MENTION))
         if self._prior is not None:
             prior = self._prior | "TagPrior" >> beam.MapTuple(_tag(PRIOR))
             keyed = (keyed, prior) | "WithPrior" >> beam.Flatten()
-        merged = keyed | "FoldVersions" >> FoldInState(
-            "events", _fold_tagged, _output_identity, self._horizon, extra_tags=(REPORTS, CONTINUED)
-        )
+        tags = (REPORTS, CONTINUED)
+        if keyed.pipeline.options.view_as(StandardOptions).streaming:
+            fold_step = AcrossPolls("events", _fold_across_polls, self._horizon, extra_tags=tags)
+        else:
+            fold_step = FoldInState("events", _fold_tagged, _output_identity, self._horizon, extra_tags=tags)
+        merged = keyed | "FoldVersions" >> fold_step
         return {"events": merged.main, "reports": merged[REPORTS], "continued": merged[CONTINUED]}
 
 
@@ -438,6 +466,18 @@ def _fold_tagged(key: str, values: Iterable[tuple[str, Any]]) -> Iterator[Any]:
     mentions = [v for tag, v in values if tag == MENTION]
     if mentions:
         yield from fold(key, mentions, [v for tag, v in values if tag == PRIOR])
+
+
+def _fold_across_polls(key: str, new: list[tuple[str, Any]], kept: list[Any]) -> tuple[list[Any], list[Any]]:
+    """fold() in a stream (transforms.incremental.AcrossPolls): a poll's mentions folded on top of
+    the key's events kept from earlier polls (_Event), or of its versions in OUT (PriorEvent,
+    kept until the key is reported). Keeps the events."""
+    mentions = [v for tag, v in new if tag == MENTION]
+    prior = [v for v in kept if not isinstance(v, _Event)] + [v for tag, v in new if tag == PRIOR]
+    if not mentions:
+        return [], kept + [v for tag, v in new if tag == PRIOR]
+    events = [v for v in kept if isinstance(v, _Event)]
+    return list(fold(key, mentions, prior, events)), events
 
 
 def _output_identity(output: Any) -> tuple:
