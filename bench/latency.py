@@ -5,7 +5,9 @@ A feed server on 127.0.0.1 publishes one article a second for --seconds while
 PrismRunner. Every item reports a new figure of one night's attack (air defence shot down n+2
 drones), so every item makes a new version of that event, and the rule (every air attack, on
 new and updated versions) posts one Standard Webhook per version to a receiver on 127.0.0.1
-(signed; the receiver notes when each webhook-id first came). The bench also watches
+(signed; the receiver notes when each webhook-id first came); with --nights N the items are
+dated 0 to N-1 days back in turn, so they report N nights: N events share the versions (the
+common case: many events, few reports each). The bench also watches
 OUT/articles for when each item's row first appears in a finished Parquet file, and samples
 the job's memory (the resident set of its whole process group: the CLI with its LOOPBACK
 workers, and Prism) every second.
@@ -17,7 +19,7 @@ also Prism's own, the rest being the CLI with its workers),
 and the machine's load average before and after (the machine is shared: compare runs made at
 the same load). Median of --repeat runs.
 
-    .venv/bin/python bench/latency.py [--seconds 120] [--repeat 3]
+    .venv/bin/python bench/latency.py [--seconds 120] [--repeat 3] [--nights 1]
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -64,17 +66,22 @@ rules:
 
 
 class Feed:
-    def __init__(self) -> None:
+    """Item n reports n + 2 drones shot down overnight. With `nights` > 1 the item is dated
+    (n % nights) days back (its pubDate), so it reports another night: each night an event."""
+
+    def __init__(self, nights: int = 1) -> None:
         self.items: list[tuple[str, str, datetime]] = []
         self.lock = threading.Lock()
+        self.nights = nights
 
     def publish(self, n: int) -> float:
         now = datetime.now(timezone.utc)
         text = (
             f"Item {n}: air defence units shot down {n + 2} drones over the Sumy region overnight, the governor said."
         )
+        dated = now - timedelta(days=n % self.nights)
         with self.lock:
-            self.items.append((f"http://127.0.0.1/item/{n}", text, now))
+            self.items.append((f"http://127.0.0.1/item/{n}", text, dated))
         return now.timestamp()
 
     def body(self) -> bytes:
@@ -164,8 +171,8 @@ def seen_rows(out: Path, seen_files: set[Path], first_seen: dict[str, float]) ->
             first_seen.setdefault(url, now)
 
 
-def one_run(seconds: int, prism: str, keep: str | None = None, extra: tuple[str, ...] = ()) -> dict:
-    feed, receiver = Feed(), Receiver()
+def one_run(seconds: int, prism: str, keep: str | None = None, extra: tuple[str, ...] = (), nights: int = 1) -> dict:
+    feed, receiver = Feed(nights), Receiver()
     server = serve(feed, receiver)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     load_before = os.getloadavg()
@@ -178,6 +185,8 @@ def one_run(seconds: int, prism: str, keep: str | None = None, extra: tuple[str,
         args = [sys.executable, "-m", "pipeline.cli", "run", "--streaming", "--feed", f"{base}/feed.rss"]
         args += ["--output", str(out), "--alerts", str(rules)]
         args += ["--poll-interval", "1s", "--window", "1s", f"--prism_location={prism}", *extra]
+        if nights > 1:  # items dated up to `nights` days back: not too late for their windows
+            args += ["--allowed-lateness", f"{nights + 1}d"]
         log = open(Path(tmp) / "job.log", "wb")
         env = dict(os.environ, NEWSMON_WEBHOOK_SECRET=SECRET)
         job = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -274,11 +283,19 @@ def main() -> None:
     parser.add_argument(
         "--job-arg", action="append", default=[], metavar="ARG", help="one more argument for the job (repeatable)"
     )
+    parser.add_argument(
+        "--nights",
+        type=int,
+        default=1,
+        metavar="N",
+        help="items report N nights in turn (dated 0 to N-1 days back; N events, each with seconds/N versions, "
+        "and --allowed-lateness N+1 days); default 1: one event",
+    )
     args = parser.parse_args()
     prism = find_prism()
     if prism is None:
         sys.exit("no Prism binary: run `make prism`")
-    runs = [one_run(args.seconds, prism, args.keep, tuple(args.job_arg)) for _ in range(args.repeat)]
+    runs = [one_run(args.seconds, prism, args.keep, tuple(args.job_arg), args.nights) for _ in range(args.repeat)]
     keys = list(runs[0])
     print(" ".join(f"{k:>17}" for k in ["run", *keys]))
     for i, r in enumerate(runs, 1):
@@ -292,6 +309,7 @@ def main() -> None:
         "what": "publish -> webhook receipt and -> Parquet row, newsmon run --streaming --poll-interval 1s "
         "--window 1s --alerts (one rule, one webhook on 127.0.0.1) on PrismRunner",
         "job_args": args.job_arg,
+        "nights": args.nights,
         "seconds": args.seconds,
         "runs": runs,
         "median": median,

@@ -14,8 +14,10 @@ order, so the result does not depend on arrival order:
   memory holds the keys of the last horizon, not the whole stream (counted as
   `state_expired|<name>`).
 
-Values are kept whole until their key expires; a stage whose values are large should pass
-slim ones (MarkCopies passes `Version`s, not rows).
+Values are kept whole until their key expires, and each release reads them all back: this suits
+keys with few values (an article's versions or reports; MarkCopies passes `Version`s, not rows).
+A key with many values, such as an event reported hundreds of times, keeps what it folded so far
+instead (transforms/incremental.py, AcrossPolls).
 """
 
 from __future__ import annotations
