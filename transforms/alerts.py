@@ -145,6 +145,12 @@ def _changed(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
     return [name for name in CHANGEABLE if before.get(name) != after.get(name)]
 
 
+def _values(row: dict[str, Any]) -> dict[str, Any]:
+    """What AlertOnEvents keeps of an event's latest version: its number and the fields whose
+    change `changed` lists, not its claims and evidence (which grow with its reports)."""
+    return {"version": row["version"], **{name: row.get(name) for name in CHANGEABLE}}
+
+
 def payload(alert_type: str, rule: str, row: dict[str, Any], changed: list[str]) -> dict[str, Any]:
     """The Standard Webhooks payload (DESIGN, "Alert hooks"): the event's row, its columns only."""
     event = {name: row.get(name) for name in EVENTS.names}
@@ -158,7 +164,7 @@ class _AlertsPerEvent(beam.DoFn):
     failed) -> rows of alerts/ (module docstring)."""
 
     PENDING = BagStateSpec("pending", PickleCoder())  # this run's versions, waiting for the watermark
-    LAST = ReadModifyWriteStateSpec("last", PickleCoder())  # the latest version handled (or in OUT)
+    LAST = ReadModifyWriteStateSpec("last", PickleCoder())  # the latest version handled (or in OUT): _values()
     HISTORY = ReadModifyWriteStateSpec("history", PickleCoder())  # {(webhook_id, destination): Delivery}
     MATCHED = ReadModifyWriteStateSpec("matched", PickleCoder())  # the rules a version has matched
     FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
@@ -202,7 +208,7 @@ class _AlertsPerEvent(beam.DoFn):
         if kind == "continued":  # the latest row in OUT: the previous version of this run's first
             current = last.read()
             if current is None or current["version"] < value["version"]:
-                last.write(value)
+                last.write(_values(value))
             done = set(matched.read() or ())
             matched.write(done | {r.name for r in self._rules.rules if r.matches(value)})
             return
@@ -278,7 +284,7 @@ class _AlertsPerEvent(beam.DoFn):
         history.write(known)
         matched.write(done)
         if previous is not None:
-            last.write(previous)
+            last.write(_values(previous))
         pending.clear()
         for item in later:
             pending.add(item)
@@ -292,8 +298,8 @@ class _AlertsPerEvent(beam.DoFn):
         pending: Any = beam.DoFn.StateParam(PENDING),
         last: Any = beam.DoFn.StateParam(LAST),
     ) -> Iterator[Any]:
-        """No version of the event for a horizon (MergeEvents has dropped its key too): its latest
-        row, the big part of the state, is dropped. Its deliveries and the rules it matched are
+        """No version of the event for a horizon (MergeEvents has dropped its key too): the values of
+        its latest version, the big part of the state, are dropped. Its deliveries and the rules it matched are
         kept for the job's life (a few names and ids), so that a webhook-id delivered is never
         sent again, even when a report after the horizon gives the event's version 1 again."""
         if last.read() is not None and not list(pending.read()):
