@@ -298,10 +298,11 @@ class _AlertsPerEvent(beam.DoFn):
         pending: Any = beam.DoFn.StateParam(PENDING),
         last: Any = beam.DoFn.StateParam(LAST),
     ) -> Iterator[Any]:
-        """No version of the event for a horizon (MergeEvents has dropped its key too): the values of
-        its latest version, the big part of the state, are dropped. Its deliveries and the rules it matched are
-        kept for the job's life (a few names and ids), so that a webhook-id delivered is never
-        sent again, even when a report after the horizon gives the event's version 1 again."""
+        """No version of the event for a horizon (MergeEvents has dropped its key too): the
+        values of its latest version, the big part of the state, are dropped. Its deliveries and
+        the rules it matched are kept for the job's life (a few names and ids), so that a
+        webhook-id delivered is never sent again, even when a report after the horizon gives the
+        event's version 1 again."""
         if last.read() is not None and not list(pending.read()):
             last.clear()
             self._forgotten.inc()
