@@ -292,6 +292,8 @@ def main() -> None:
         "and --allowed-lateness N+1 days); default 1: one event",
     )
     args = parser.parse_args()
+    if args.nights < 1:
+        parser.error(f"--nights {args.nights}: want at least 1")
     prism = find_prism()
     if prism is None:
         sys.exit("no Prism binary: run `make prism`")

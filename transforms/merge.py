@@ -54,7 +54,6 @@ from schemas.records import stable_id
 from schemas.tables import EVENTS
 from transforms.extraction import ALL_FIELDS, BASES, EVENT_FIELDS, EVENT_TYPES
 from transforms.incremental import AcrossPolls
-from transforms.keyed import FoldInState
 
 logger = logging.getLogger(__name__)
 
@@ -446,10 +445,13 @@ class MergeEvents(beam.PTransform):
             keyed = (keyed, prior) | "WithPrior" >> beam.Flatten()
         tags = (REPORTS, CONTINUED)
         if keyed.pipeline.options.view_as(StandardOptions).streaming:
-            fold_step = AcrossPolls("events", _fold_across_polls, self._horizon, extra_tags=tags)
+            merged = keyed | "FoldVersions" >> AcrossPolls("events", _fold_across_polls, self._horizon, extra_tags=tags)
         else:
-            fold_step = FoldInState("events", _fold_tagged, _output_identity, self._horizon, extra_tags=tags)
-        merged = keyed | "FoldVersions" >> fold_step
+            merged = (
+                keyed
+                | "GroupByEvent" >> beam.GroupByKey()
+                | "FoldVersions" >> beam.FlatMapTuple(_fold_tagged).with_outputs(*tags, main="main")
+            )
         return {"events": merged.main, "reports": merged[REPORTS], "continued": merged[CONTINUED]}
 
 
@@ -474,17 +476,10 @@ def _fold_across_polls(key: str, new: list[tuple[str, Any]], kept: list[Any]) ->
     kept until the key is reported). Keeps the events."""
     mentions = [v for tag, v in new if tag == MENTION]
     prior = [v for v in kept if not isinstance(v, _Event)] + [v for tag, v in new if tag == PRIOR]
-    if not mentions:
-        return [], kept + [v for tag, v in new if tag == PRIOR]
     events = [v for v in kept if isinstance(v, _Event)]
+    if not mentions:
+        return [], events + prior
     return list(fold(key, mentions, prior, events)), events
-
-
-def _output_identity(output: Any) -> tuple:
-    """An events row by (event_id, version); a report by (article_id, event_id)."""
-    if isinstance(output, dict):
-        return ("event", output["event_id"], output["version"])
-    return ("report", output[0], output[1][2])
 
 
 # ------------------------------------------------------------- continuing the events in OUT
@@ -497,13 +492,6 @@ def _output_identity(output: Any) -> tuple:
 # row (rows in OUT are never rewritten) until a later version carries it.
 
 IN_OUT_CLAIMS = "claims_in_out"  # a rebuilt mention carries its article's claims as the row has them
-
-
-def _reported_again(element: tuple[str, dict[str, list]]) -> Iterator[tuple[str, list, list]]:
-    """(key, this run's mentions, the key's versions in OUT) for the keys this run reports."""
-    key, grouped = element
-    if grouped["mentions"]:
-        yield key, grouped["mentions"], grouped["prior"]
 
 
 def _latest_in_out(prior: Iterable[Any]) -> list[dict[str, Any]]:
