@@ -45,7 +45,7 @@ format: $(BIN)/newsmon ## apply ruff format and the safe ruff fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~2.5 h; latency.py builds Prism first)
+bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~3 h; latency.py and stream_memory.py build Prism first)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/extract.py
@@ -55,6 +55,7 @@ bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in
 	$(BIN)/python bench/merge.py
 	$(MAKE) $(PRISM)
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/stream_memory.py
 
 clean: ## remove the venv, Prism, out/ and caches
 	rm -rf $(VENV) $(OUT) .tools .pytest_cache .ruff_cache *.egg-info

@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: list[str], out: TextIO) -> int:
+    from pipeline.malloc import limit_arenas
+
+    limit_arenas()  # before Beam's and gRPC's threads start
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     from pipeline.assemble import create_pipeline
