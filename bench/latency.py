@@ -161,6 +161,17 @@ def group_rss_mb(pgid: int) -> tuple[float, float]:
     return total / 1024, prism / 1024
 
 
+def stop(job: subprocess.Popen, server: ThreadingHTTPServer) -> None:
+    """Stop the job as Ctrl-C would (SIGTERM to its process group; SIGKILL after a minute), then
+    the feed server."""
+    os.killpg(job.pid, signal.SIGTERM)
+    try:
+        job.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(job.pid, signal.SIGKILL)
+    server.shutdown()
+
+
 def seen_rows(out: Path, seen_files: set[Path], first_seen: dict[str, float]) -> None:
     for path in (out / "articles").glob("window_start=*/part-*.parquet"):
         if path in seen_files:
@@ -224,12 +235,7 @@ def one_run(seconds: int, prism: str, keep: str | None = None, extra: tuple[str,
                 seen_rows(out, seen_files, first_seen)
                 time.sleep(0.25)
         finally:
-            os.killpg(job.pid, signal.SIGTERM)
-            try:
-                job.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(job.pid, signal.SIGKILL)
-            server.shutdown()
+            stop(job, server)
     latencies = sorted(first_seen[u] - t for u, t in published.items() if u in first_seen)
     # item n reports n + 2 drones shot down: its alert is the version with that figure
     received = {figure: at for at, figure in receiver.first.values()}

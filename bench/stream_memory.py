@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.latency import RULES, SECRET, STARTUP_S, Receiver, group_rss_mb, seen_rows, serve  # noqa: E402
+from bench.latency import RULES, SECRET, STARTUP_S, Receiver, group_rss_mb, seen_rows, serve, stop  # noqa: E402
 from pipeline.runners import find_prism  # noqa: E402
 
 SETTINGS = {
@@ -113,12 +112,7 @@ def one_run(items: int, setting: str, prism: str) -> dict:
                 samples.append(group_rss_mb(job.pid))
                 time.sleep(1)
         finally:
-            os.killpg(job.pid, signal.SIGTERM)
-            try:
-                job.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(job.pid, signal.SIGKILL)
-            server.shutdown()
+            stop(job, server)
     after = samples[-1]
     cli_before, cli_after = before[0] - before[1], after[0] - after[1]
     return {
