@@ -239,12 +239,14 @@ rules:
         wait_for("the alert of version 3", lambda: alerted(3), job, log)
         wait_for("the copies", lambda: texts(out).count(revised) == 2 and has_text(out, "on Monday"), job, log)
         time.sleep(5)  # a few more polls: nothing already written may come again
+    except BaseException:  # a wait_for that failed says why; a clean stop is not asked then
+        kill_group(job)
+        raise
+    job.send_signal(signal.SIGTERM)  # Ctrl-C / SIGTERM stop the job cleanly
+    try:
+        assert job.wait(timeout=60) == 0, log.read_text()[-3000:]
     finally:
-        job.send_signal(signal.SIGTERM)  # Ctrl-C / SIGTERM stop the job cleanly
-        try:
-            assert job.wait(timeout=60) == 0, log.read_text()[-3000:]
-        finally:
-            kill_group(job)
+        kill_group(job)
 
     articles = rows(out, "articles")
     ids = [a["article_id"] for a in articles]
