@@ -163,15 +163,9 @@ def _same_text_across_polls(content_hash: str, new: list[tuple], kept: list[tupl
 def _near_across_polls(partition: int, new: list[tuple], kept: list[tuple]) -> tuple[list, list]:
     """_near_in_partition in a stream (AcrossPolls, keyed by partition): the new versions of a
     poll are searched among the members kept from earlier polls (candidates only, never searched
-    again: they are written) and each other. Keeps the new members, as candidates, with their
-    bucket keys as bytes: a partition's kept list is read and written whole at every poll, and a
-    numpy array pickles with a few hundred bytes of its own (900 one-article chunks: 17 ms to
-    dump and load as arrays, 2 ms as bytes)."""
+    again: they are written) and each other. Keeps the new members, as candidates."""
     outputs = list(_near_in_partition((partition, [*kept, *new])))
-    candidates = [
-        (keys.tobytes(), which.astype(np.uint32).tobytes(), [(o, a, h, False) for o, a, h, _ in members])
-        for keys, which, members in new
-    ]
+    candidates = [(keys, which, [(o, a, h, False) for o, a, h, _ in members]) for keys, which, members in new]
     return outputs, [*kept, *candidates]
 
 
@@ -193,7 +187,10 @@ def _bucket_entries(
 ) -> Iterator[tuple[int, tuple[np.ndarray, np.ndarray, list]]]:
     """(partition, (bucket keys, which article, the articles)) for a batch of versions: one
     element per partition of the bucket space (not one per article and band), holding the
-    bucket keys that fall in it and the versions they belong to."""
+    bucket keys that fall in it (uint64 bytes) and the versions they belong to (`which`: uint32
+    bytes, an index into the articles). Bytes, not numpy arrays: a numpy array pickles with a
+    few hundred bytes of its own, and a stream's partition reads and writes its kept chunks at
+    every poll (900 one-article chunks: 17 ms to dump and load as arrays, 2 ms as bytes)."""
     versions = (Version._make(t) for _, t in batch)
     # exact copies: their originals are searched; from OUT: only the last horizon's have shingles
     batch = [v for v in versions if not is_exact_copy(v._asdict()) and v.hashes and v.state != KNOWN]
@@ -202,7 +199,8 @@ def _bucket_entries(
     for p in np.unique(part).tolist():
         rows, bands = np.nonzero(part == p)
         members, which = np.unique(rows, return_inverse=True)
-        yield p, (keys[rows, bands], which, [_member(batch[i]) for i in members.tolist()])
+        chunk_keys, which = keys[rows, bands].tobytes(), which.astype(np.uint32).tobytes()
+        yield p, (chunk_keys, which, [_member(batch[i]) for i in members.tolist()])
 
 
 def _near_in_partition(element: tuple[int, Iterable[tuple]]) -> Iterator[tuple[str, tuple[tuple, str, float]]]:
@@ -216,10 +214,8 @@ def _near_in_partition(element: tuple[int, Iterable[tuple]]) -> Iterator[tuple[s
     versions: list[tuple[tuple, str, bytes, bool]] = []  # _member()s
     keys, refs = [], []
     for chunk_keys, which, members in chunks:
-        if isinstance(chunk_keys, bytes):  # a chunk kept by _near_across_polls
-            chunk_keys, which = np.frombuffer(chunk_keys, np.uint64), np.frombuffer(which, np.uint32).astype(np.intp)
-        keys.append(chunk_keys)
-        refs.append(which + len(versions))
+        keys.append(np.frombuffer(chunk_keys, np.uint64))
+        refs.append(np.frombuffer(which, np.uint32).astype(np.intp) + len(versions))
         versions.extend(members)
     keys, refs = np.concatenate(keys), np.concatenate(refs)
     times = np.array([order[0] for order, _, _, _ in versions], dtype=np.int64)[refs]
