@@ -15,7 +15,10 @@ def extract_mentions(doc: Doc, published_at: datetime | None, ingested_at: datet
     Without `published_at` the event dates are unknown (None)."""
     anchor = published_at or ingested_at
     anchor = anchor if anchor.tzinfo else anchor.replace(tzinfo=timezone.utc)
-    sentences = doc.user_data.get("newsmon_sentences") or analyse(doc)
+    # Taken out of the Doc, not read: its Sentences hold Spans of the Doc, so a Doc that kept them
+    # would be a reference cycle, freed only by Python's full collections, which a long Beam run
+    # seldom makes (thousands of Docs were alive at the peak of a batch run: README, "Memory").
+    sentences = doc.user_data.pop("newsmon_sentences", None) or analyse(doc)
     mentions: list[Mention] = []
     for event_type in EVENT_TYPES.values():
         mentions += event_type.assemble(sentences, anchor)
