@@ -438,3 +438,31 @@ def test_the_label_schema_is_the_extractors():
     from labels import EVENT_FIELDS as LABELLED
 
     assert {t: list(f) for t, f in LABELLED.items()} == EVENT_FIELDS
+
+
+def test_a_doc_is_freed_once_its_mentions_are_extracted(nlp):
+    """The sentence analysis holds Spans of its Doc: left in the Doc it made a reference cycle,
+    freed only by Python's full collections (which a long Beam run seldom makes)."""
+    import gc
+    import tracemalloc
+    from pathlib import Path
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted((Path(__file__).parents[1] / "samples/articles").glob("*.txt"))]
+    assert len(texts) >= 3
+    when = datetime(2025, 4, 1, tzinfo=timezone.utc)
+    list(nlp.pipe(texts))  # warm up the vocabulary: new strings are kept for good
+    gc.collect()
+    gc.disable()
+    try:
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        mentions = []
+        for _ in range(10):
+            for doc in nlp.pipe(texts):
+                mentions += extract_mentions(doc, when, when)
+        kept = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+    finally:
+        gc.enable()
+    assert mentions
+    assert kept < 2_000_000, f"{kept / 1e6:.1f} MB still held after the Docs went out of scope"
