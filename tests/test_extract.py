@@ -447,7 +447,8 @@ def test_a_doc_is_freed_once_its_mentions_are_extracted(nlp):
     import tracemalloc
     from pathlib import Path
 
-    texts = [p.read_text(encoding="utf-8") for p in sorted((Path(__file__).parents[1] / "samples/articles").glob("*.txt"))]
+    samples = Path(__file__).parents[1] / "samples/articles"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(samples.glob("*.txt"))]
     assert len(texts) >= 3
     when = datetime(2025, 4, 1, tzinfo=timezone.utc)
     list(nlp.pipe(texts))  # warm up the vocabulary: new strings are kept for good
