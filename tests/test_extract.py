@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import tracemalloc
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 import spacy.util
@@ -443,10 +446,6 @@ def test_the_label_schema_is_the_extractors():
 def test_a_doc_is_freed_once_its_mentions_are_extracted(nlp):
     """The sentence analysis holds Spans of its Doc: left in the Doc it made a reference cycle,
     freed only by Python's full collections (which a long Beam run seldom makes)."""
-    import gc
-    import tracemalloc
-    from pathlib import Path
-
     samples = Path(__file__).parents[1] / "samples/articles"
     texts = [p.read_text(encoding="utf-8") for p in sorted(samples.glob("*.txt"))]
     assert len(texts) >= 3
