@@ -380,8 +380,7 @@ def _stories(articles: list[dict], reports: list[tuple[str, tuple]], horizon: ti
     more than the horizon), the main event's story, fingerprint groups for the rest, per day."""
     from schemas.records import to_wire
     from transforms.extract import reported_at
-    from transforms.merge import story_of_event
-    from transforms.stories import _assign_day, _reports, story_day
+    from transforms.stories import _assign_day, _reports, follow, story_day
 
     by_article: dict[str, list] = defaultdict(list)
     for aid, report in reports:
@@ -393,13 +392,8 @@ def _stories(articles: list[dict], reports: list[tuple[str, tuple]], horizon: ti
             by_event[event_id].append((at, article_id, event_id, main))
     leads: dict[str, list] = defaultdict(list)
     for pending in by_event.values():
-        current = None
-        for at, article_id, event_id, main in sorted(pending):
-            if current is None or at - current[1] > horizon:
-                current = (story_of_event(event_id, at), at)
-            current = (current[0], max(current[1], at))
-            if main:
-                leads[story_day(at)].append((article_id, current[0]))
+        for at, article_id, story_id in follow(None, sorted(pending), horizon)[1]:
+            leads[story_day(at)].append((article_id, story_id))
     days: dict[str, list] = defaultdict(list)
     for a in articles:
         days[story_day(reported_at(a))].append(to_wire(a))
@@ -407,34 +401,18 @@ def _stories(articles: list[dict], reports: list[tuple[str, tuple]], horizon: ti
 
 
 def _alerts(events: list[dict], rules_path: Path, out: Path) -> int:
-    """AlertOnEvents' rules per event, in version order: new / updated, changed fields, one
-    delivery per rule and destination (stdout here), each delivery's rows written at once."""
-    from transforms.alerts import NEW, UPDATED, Delivery, _AlertsPerEvent, _changed, _wanted
+    """AlertOnEvents' step per event, as the batch job runs it (`_AlertsOfEvent`): new /
+    updated, changed fields, one delivery per rule and destination (stdout here), each
+    delivery's rows written at once."""
+    from transforms.alerts import _AlertsOfEvent
     from transforms.rules import load_rules
 
-    rules = load_rules(str(rules_path))
-    alerter = _AlertsPerEvent(rules, str(out), WINDOW_S)
+    alerter = _AlertsOfEvent(load_rules(str(rules_path)), str(out), WINDOW_S)
     alerter.setup()
     by_event: dict[str, list] = defaultdict(list)
     for row in events:
-        by_event[row["event_id"]].append(row)
-    sent = 0
-    for event_id in sorted(by_event):
-        previous, done, todo = None, set(), {}
-        for row in sorted(by_event[event_id], key=lambda r: r["version"]):
-            changed = _changed(previous, row)
-            for rule in rules.rules:
-                if not rule.matches(row):
-                    continue
-                alert_type = UPDATED if rule.name in done else NEW
-                done.add(rule.name)
-                if _wanted(rule, alert_type, changed):
-                    for destination in rule.notify:
-                        d = Delivery(rule.name, event_id, row["version"], destination, alert_type, changed)
-                        todo.setdefault((f"{rule.name}:{event_id}:{row['version']}", destination), (d, row))
-            previous = row
-        for key in sorted(todo):
-            sent += len(alerter._deliver(*todo[key]))
+        by_event[row["event_id"]].append(("row", row))
+    sent = sum(len(list(alerter.process(item))) for item in sorted(by_event.items()))
     alerter.teardown()
     return sent
 

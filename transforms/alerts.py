@@ -5,14 +5,16 @@ later version that still matches changes a field (`event.updated`, with `changed
 fields; only for rules with `on: [.., updated]`). Exactly one delivery per (rule, event,
 version) and destination: the webhook-id `<rule>:<event_id>:<version>` is the key.
 
-Keyed state per event (`_AlertsPerEvent`, keyed by event_id), seeded from OUT so that a rerun,
-or a restarted stream, sends nothing twice:
+Per event (keyed by event_id: a GroupByKey in batch, `_AlertsOfEvent`; keyed state in a stream,
+`_AlertsPerEvent`), with seeds from OUT so that a rerun, or a restarted stream, sends nothing
+twice:
 - the event's latest row in OUT (MergeEvents' "continued"): what the first new version changed,
   and whether the event already matched a rule;
 - the event's delivery history in alerts/ (`AlertHistory`): a (rule, version, destination)
   delivered is never sent again; one that failed is sent again (with the attempts counted on),
   also when its version is not produced again by this run: the row is read from OUT.
-Versions wait in state until the watermark passes them and are handled in version order.
+Versions are handled in version order; in a stream they wait in state until the watermark
+passes them.
 
 Each delivery's attempt rows are written to alerts/ as soon as the delivery ends (a file per
 delivery, under a temporary name and renamed), not at the end of the run: a run killed after a
@@ -27,7 +29,7 @@ import pickle
 import random
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -43,8 +45,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
-from apache_beam.transforms.window import FixedWindows, TimestampedValue
-from apache_beam.utils.timestamp import MIN_TIMESTAMP, Duration, Timestamp
+from apache_beam.transforms.window import FixedWindows
+from apache_beam.utils.timestamp import Duration, Timestamp
 
 from schemas import EVENTS, to_arrow
 from schemas.records import stable_id
@@ -154,11 +156,11 @@ def _values(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _packed(row: dict[str, Any]) -> bytes:
-    """A version row as AlertOnEvents keeps it while it waits: pickled and compressed. A row
-    lists every claim and evidence sentence of the event so far, so rows grow with its
-    reports, and a batch run holds them all in one bundle until the flush (measured: 2,245
-    rows of 10,000 articles, 118 MB in Arrow; the stage took the run's memory from 0.66 to
-    2.05 GB). The repeated sentences compress well."""
+    """A version row as a stream keeps it while it waits: pickled and compressed. A row lists
+    every claim and evidence sentence of the event so far, so rows grow with its reports, and
+    the values a bundle adds to a bag are held as objects until it commits (when the batch job
+    kept its rows in this state too: 2,245 rows of 10,000 articles, 118 MB in Arrow, took the
+    run's memory from 0.66 to 2.05 GB). The repeated sentences compress well."""
     return zlib.compress(pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
 
@@ -173,33 +175,38 @@ def payload(alert_type: str, rule: str, row: dict[str, Any], changed: list[str])
     return {"type": alert_type, "timestamp": now, "data": {"rule": rule, "event": event, "changed": changed}}
 
 
-class _AlertsPerEvent(beam.DoFn):
-    """Per event id: ("row", version row) of this run, and the seeds from OUT ("continued":
-    its latest row in OUT; "history": its deliveries; "retry_row": a version whose delivery
-    failed) -> rows of alerts/ (module docstring)."""
+SEEDS = ("continued", "history")  # the kinds of value that come from OUT, not from this run
 
-    # this run's versions, waiting for the watermark: (kind, updated_at, _packed(row))
-    PENDING = BagStateSpec("pending", PickleCoder())
-    LAST = ReadModifyWriteStateSpec("last", PickleCoder())  # the latest version handled (or in OUT): _values()
-    HISTORY = ReadModifyWriteStateSpec("history", PickleCoder())  # {(webhook_id, destination): Delivery}
-    MATCHED = ReadModifyWriteStateSpec("matched", PickleCoder())  # the rules a version has matched
-    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
-    FORGET = TimerSpec("forget", TimeDomain.WATERMARK)  # a stream: drops LAST a horizon after the last version
 
-    def __init__(
-        self,
-        rules: Rules,
-        output: str,
-        window_seconds: int,
-        streaming: bool = False,
-        horizon: timedelta = timedelta(hours=72),
-    ):
+def _take_seed(
+    kind: str,
+    value: Any,
+    rules: Rules,
+    last: dict[str, Any] | None,
+    known: dict[tuple[str, str], Delivery],
+    done: set[str],
+) -> dict[str, Any] | None:
+    """Adds one seed from OUT to what is known of an event; returns its latest version handled.
+    "continued": its latest row in OUT (the version this run's first one follows), "history":
+    its deliveries in alerts/."""
+    if kind == "continued":
+        done |= {r.name for r in rules.rules if r.matches(value)}
+        return _values(value) if last is None or last["version"] < value["version"] else last
+    for d in value:
+        known[(webhook_id(d.rule, d.event_id, d.version), d.destination)] = d
+    done |= {d.rule for d in value}
+    return last
+
+
+class _Deliverer(beam.DoFn):
+    """What both forms of the stage share: the decision per event version (new / updated, for
+    which rules and destinations), the deliveries (one HTTP session per worker) and their rows."""
+
+    def __init__(self, rules: Rules, output: str, window_seconds: int, streaming: bool = False):
         self._rules = rules
         self._output = output
         self._window = FixedWindows(window_seconds)
         self._streaming = streaming
-        self._horizon = Duration(micros=horizon // timedelta(microseconds=1))
-        self._forgotten = Metrics.counter(NAMESPACE, "state_expired|alerts")
 
     def setup(self) -> None:
         self._session = requests.Session()
@@ -209,61 +216,17 @@ class _AlertsPerEvent(beam.DoFn):
     def teardown(self) -> None:
         self._session.close()
 
-    def process(
+    def _alert(
         self,
-        element: tuple[str, tuple[str, Any]],
-        pending: Any = beam.DoFn.StateParam(PENDING),
-        last: Any = beam.DoFn.StateParam(LAST),
-        history: Any = beam.DoFn.StateParam(HISTORY),
-        matched: Any = beam.DoFn.StateParam(MATCHED),
-        flush: Any = beam.DoFn.TimerParam(FLUSH),
-        timestamp: Any = beam.DoFn.TimestampParam,
-        forget: Any = beam.DoFn.TimerParam(FORGET),
-    ) -> Iterator[dict[str, Any]]:
-        _, (kind, value) = element
-        if kind == "continued":  # the latest row in OUT: the previous version of this run's first
-            current = last.read()
-            if current is None or current["version"] < value["version"]:
-                last.write(_values(value))
-            done = set(matched.read() or ())
-            matched.write(done | {r.name for r in self._rules.rules if r.matches(value)})
-            return
-        if kind == "history":
-            known = history.read() or {}
-            for d in value:
-                known[(webhook_id(d.rule, d.event_id, d.version), d.destination)] = d
-            history.write(known)
-            matched.write(set(matched.read() or ()) | {d.rule for d in value})
-            return
-        pending.add((kind, value["updated_at"], _packed(value)))  # "row" or "retry_row"
-        if not self._streaming:
-            # batch: every version is in state before any timer fires (the watermark passes them
-            # all at once), so one flush handles them all; flushing per update time re-read and
-            # re-wrote the whole bag of rows once per version (quadratic: 12 % of a 5,000-article run)
-            flush.set(due(value["updated_at"]))  # any time: it fires after the last version
-            return
-        times = [updated_at for _, updated_at, _ in pending.read()]
-        # versions come at their arrival time, hours after their update time: a timer behind
-        # the watermark is not fired by every runner (stories.MatchStories)
-        flush.set(max(due(min(times)), Timestamp.of(timestamp)))
-        forget.set(Timestamp.of(timestamp) + self._horizon)
-
-    @on_timer(FLUSH)
-    def on_flush(
-        self,
-        fired: Any = beam.DoFn.TimestampParam,
-        pending: Any = beam.DoFn.StateParam(PENDING),
-        last: Any = beam.DoFn.StateParam(LAST),
-        history: Any = beam.DoFn.StateParam(HISTORY),
-        matched: Any = beam.DoFn.StateParam(MATCHED),
-        flush: Any = beam.DoFn.TimerParam(FLUSH),
-    ) -> Iterator[dict[str, Any]]:
-        waiting = list(pending.read())
-        ready = [(k, _unpacked(r)) for k, t, r in waiting if not self._streaming or due(t) <= fired]
-        later = [(k, t, r) for k, t, r in waiting if self._streaming and due(t) > fired]
-        known: dict[tuple[str, str], Delivery] = history.read() or {}
-        done: set[str] = set(matched.read() or ())
-        previous = last.read()
+        ready: list[tuple[str, dict[str, Any]]],
+        known: dict[tuple[str, str], Delivery],
+        done: set[str],
+        previous: dict[str, Any] | None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """Delivers what an event's versions `ready` ("row": this run's, "retry_row": one whose
+        delivery failed before) call for, in version order, given its latest version handled
+        (`previous`), its deliveries (`known`) and the rules it matched (`done`), which are
+        updated. Returns the alerts/ rows and the latest version now handled."""
         todo: dict[tuple[str, str], tuple[Delivery, dict[str, Any]]] = {}
         rows = sorted((r for k, r in ready if k == "row"), key=lambda r: r["version"])
         for row in rows:
@@ -288,41 +251,14 @@ class _AlertsPerEvent(beam.DoFn):
             for key, d in known.items():
                 if d.version == row["version"] and not d.delivered and key not in todo and self._still_wanted(d):
                     todo[key] = (d, row)
-        out: list[Any] = []
+        out: list[dict[str, Any]] = []
         for key in sorted(todo, key=lambda k: (todo[k][0].version, k)):  # in version order
             d, row = todo[key]
             if d.delivered:
                 continue
             out += self._deliver(d, row)
             known[key] = d
-        if self._streaming:  # this run's versions go on to be written once their alerts are recorded
-            out += [beam.pvalue.TaggedOutput(HANDLED, r) for k, r in ready if k == "row"]
-        history.write(known)
-        matched.write(done)
-        if previous is not None:
-            last.write(_values(previous))
-        pending.clear()
-        for item in later:
-            pending.add(item)
-        if later:
-            flush.set(due(min(t for _, t, _ in later)))
-        yield from out
-
-    @on_timer(FORGET)
-    def on_forget(
-        self,
-        pending: Any = beam.DoFn.StateParam(PENDING),
-        last: Any = beam.DoFn.StateParam(LAST),
-    ) -> Iterator[Any]:
-        """No version of the event for a horizon (MergeEvents has dropped its key too): the
-        values of its latest version, the big part of the state, are dropped. Its deliveries and
-        the rules it matched are kept for the job's life (a few names and ids), so that a
-        webhook-id delivered is never sent again, even when a report after the horizon gives the
-        event's version 1 again."""
-        if last.read() is not None and not list(pending.read()):
-            last.clear()
-            self._forgotten.inc()
-        return iter(())
+        return out, previous
 
     def _still_wanted(self, d: Delivery) -> bool:
         """A failed delivery is retried only while its rule still sends to that destination."""
@@ -387,6 +323,115 @@ class _AlertsPerEvent(beam.DoFn):
                 count_written("alerts", row)
 
 
+class _AlertsOfEvent(_Deliverer):
+    """Batch: (event_id, all its values) -> rows of alerts/. The values are this run's versions
+    ("row"), and the seeds from OUT ("continued", "history", "retry_row": a version whose
+    delivery failed); every version is there at once, so one pass handles the event, and events
+    are handled in parallel (a stateful step runs on one worker on the FnApiRunner)."""
+
+    def process(self, element: tuple[str, Iterable[tuple[str, Any]]]) -> Iterator[dict[str, Any]]:
+        _, values = element
+        last, known, done, ready = None, {}, set(), []
+        for kind, value in values:
+            if kind in SEEDS:
+                last = _take_seed(kind, value, self._rules, last, known, done)
+            else:
+                ready.append((kind, value))
+        out, _ = self._alert(ready, known, done, last)
+        yield from out
+
+
+class _AlertsPerEvent(_Deliverer):
+    """A stream: the same per event id, in keyed state. Versions wait until the watermark passes
+    their update time (a poll's versions of an event are handled together, in version order);
+    what is known of the event (its latest version's values, deliveries and matched rules) is
+    kept between polls. Each version handled goes on (HANDLED) to be written after its alerts."""
+
+    # this run's versions, waiting for the watermark: (kind, updated_at, _packed(row))
+    PENDING = BagStateSpec("pending", PickleCoder())
+    LAST = ReadModifyWriteStateSpec("last", PickleCoder())  # the latest version handled (or in OUT): _values()
+    HISTORY = ReadModifyWriteStateSpec("history", PickleCoder())  # {(webhook_id, destination): Delivery}
+    MATCHED = ReadModifyWriteStateSpec("matched", PickleCoder())  # the rules a version has matched
+    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+    FORGET = TimerSpec("forget", TimeDomain.WATERMARK)  # drops LAST a horizon after the last version
+
+    def __init__(self, rules: Rules, output: str, window_seconds: int, horizon: timedelta = timedelta(hours=72)):
+        super().__init__(rules, output, window_seconds, streaming=True)
+        self._horizon = Duration(micros=horizon // timedelta(microseconds=1))
+        self._forgotten = Metrics.counter(NAMESPACE, "state_expired|alerts")
+
+    def process(
+        self,
+        element: tuple[str, tuple[str, Any]],
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        last: Any = beam.DoFn.StateParam(LAST),
+        history: Any = beam.DoFn.StateParam(HISTORY),
+        matched: Any = beam.DoFn.StateParam(MATCHED),
+        flush: Any = beam.DoFn.TimerParam(FLUSH),
+        timestamp: Any = beam.DoFn.TimestampParam,
+        forget: Any = beam.DoFn.TimerParam(FORGET),
+    ) -> Iterator[dict[str, Any]]:
+        _, (kind, value) = element
+        if kind in SEEDS:
+            known, done = history.read() or {}, set(matched.read() or ())
+            latest = _take_seed(kind, value, self._rules, last.read(), known, done)
+            if latest is not None:
+                last.write(latest)
+            history.write(known)
+            matched.write(done)
+            return
+        pending.add((kind, value["updated_at"], _packed(value)))  # "row" or "retry_row"
+        times = [updated_at for _, updated_at, _ in pending.read()]
+        # versions come at their arrival time, hours after their update time: a timer behind
+        # the watermark is not fired by every runner (stories.MatchStories)
+        flush.set(max(due(min(times)), Timestamp.of(timestamp)))
+        forget.set(Timestamp.of(timestamp) + self._horizon)
+
+    @on_timer(FLUSH)
+    def on_flush(
+        self,
+        fired: Any = beam.DoFn.TimestampParam,
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        last: Any = beam.DoFn.StateParam(LAST),
+        history: Any = beam.DoFn.StateParam(HISTORY),
+        matched: Any = beam.DoFn.StateParam(MATCHED),
+        flush: Any = beam.DoFn.TimerParam(FLUSH),
+    ) -> Iterator[Any]:
+        waiting = list(pending.read())
+        ready = [(k, _unpacked(r)) for k, t, r in waiting if due(t) <= fired]
+        later = [(k, t, r) for k, t, r in waiting if due(t) > fired]
+        known: dict[tuple[str, str], Delivery] = history.read() or {}
+        done: set[str] = set(matched.read() or ())
+        out, previous = self._alert(ready, known, done, last.read())
+        history.write(known)
+        matched.write(done)
+        if previous is not None:
+            last.write(_values(previous))
+        pending.clear()
+        for item in later:
+            pending.add(item)
+        if later:
+            flush.set(due(min(t for _, t, _ in later)))
+        yield from out
+        yield from (beam.pvalue.TaggedOutput(HANDLED, r) for k, r in ready if k == "row")
+
+    @on_timer(FORGET)
+    def on_forget(
+        self,
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        last: Any = beam.DoFn.StateParam(LAST),
+    ) -> Iterator[Any]:
+        """No version of the event for a horizon (MergeEvents has dropped its key too): the
+        values of its latest version, the big part of the state, are dropped. Its deliveries and
+        the rules it matched are kept for the job's life (a few names and ids), so that a
+        webhook-id delivered is never sent again, even when a report after the horizon gives the
+        event's version 1 again."""
+        if last.read() is not None and not list(pending.read()):
+            last.clear()
+            self._forgotten.inc()
+        return iter(())
+
+
 class _Context:
     """What WindowFn.assign reads of its context: the timestamp."""
 
@@ -398,11 +443,6 @@ def _wanted(rule: Rule, alert_type: str, changed: list[str]) -> bool:
     if alert_type == NEW:
         return "new" in rule.on
     return "updated" in rule.on and bool(changed)
-
-
-def _at_update(element: tuple[str, tuple[str, Any]]) -> TimestampedValue:
-    _, (_, row) = element
-    return TimestampedValue(element, Timestamp.from_utc_datetime(row["updated_at"]))
 
 
 class AlertOnEvents(beam.PTransform):
@@ -433,25 +473,15 @@ class AlertOnEvents(beam.PTransform):
         rows = inputs["events"] | "VersionRows" >> beam.Map(lambda r: (r["event_id"], ("row", r)))
         continued = inputs["continued"] | "ContinuedRows" >> beam.Map(lambda r: (r["event_id"], ("continued", r)))
         seeds = inputs["events"].pipeline | "HistorySeeds" >> beam.Create(self._history.seeds())
+        everything = (rows, continued, seeds) | "AllOfEvent" >> beam.Flatten()
+        if not streaming:  # every version at once: one pass per event, events in parallel
+            return (
+                everything
+                | "GroupByEvent" >> beam.GroupByKey()
+                | "AlertsOfEvent" >> beam.ParDo(_AlertsOfEvent(self._rules, self._output, self._window_seconds))
+            )
         # in a stream the versions stay at their arrival time (the watermark follows it)
-        timed = beam.Map(lambda e: e) if streaming else beam.Map(_seed_or_update_time)
-        alerted = (
-            (rows, continued, seeds)
-            | "AllOfEvent" >> beam.Flatten()
-            | "AtUpdateTime" >> timed.with_output_types(tuple[str, tuple])
-            | "AlertsPerEvent"
-            >> beam.ParDo(
-                _AlertsPerEvent(self._rules, self._output, self._window_seconds, streaming, self._horizon)
-            ).with_outputs(HANDLED, main="alerts")
-        )
-        if streaming:
-            return {"alerts": alerted.alerts, "events": alerted[HANDLED]}
-        return alerted.alerts
-
-
-def _seed_or_update_time(element: tuple[str, tuple[str, Any]]) -> Any:
-    """Versions at their update time (handled in that order); seeds at the start of time."""
-    _, (kind, _) = element
-    if kind in ("row", "retry_row"):
-        return _at_update(element)
-    return TimestampedValue(element, MIN_TIMESTAMP)
+        alerted = everything | "AlertsPerEvent" >> beam.ParDo(
+            _AlertsPerEvent(self._rules, self._output, self._window_seconds, self._horizon)
+        ).with_input_types(tuple[str, tuple]).with_outputs(HANDLED, main="alerts")
+        return {"alerts": alerted.alerts, "events": alerted[HANDLED]}

@@ -11,7 +11,9 @@ stories come from what articles report, not from their wording:
   default) after the last one starts a new story. Reports are buffered and handled in event-time
   order (a watermark timer releases them), so the stories do not depend on arrival order, and
   an expiry timer drops an event's state once the horizon has passed: memory holds the events
-  of the last horizon, not the whole stream. A story is `merge.story_of_event(event_id, time of
+  of the last horizon, not the whole stream (that is the stream; a batch run has every report
+  at once, and walks each event's reports in one pass after a GroupByKey, `_StoriesOfEvent`,
+  with the same rule, `follow`). A story is `merge.story_of_event(event_id, time of
   its first report)`, so the first story of an event has the `story_id` of its rows in events/;
 - an article without events is grouped with the other event-less articles of the same day
   (Kyiv time, of publication, or of reading when it has no date) whose fingerprint — the
@@ -37,6 +39,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import TimestampedValue
@@ -203,14 +206,10 @@ class MatchStories(beam.DoFn):
         ready, later = [r for r in waiting if due(r[0]) <= fired], [r for r in waiting if due(r[0]) > fired]
         if not ready:
             return
-        current = story.read()
-        for at, article_id, event_id, main in ready:
-            if current is None or at - current[1] > self._horizon:
-                current = (story_of_event(event_id, at), at)
-                self._new.inc()
-            current = (current[0], max(current[1], at))
-            if main:
-                yield TimestampedValue((story_day(at), (article_id, current[0])), out_at)
+        current, leads, started = follow(story.read(), ready, self._horizon)
+        self._new.inc(started)
+        for at, article_id, story_id in leads:
+            yield TimestampedValue((story_day(at), (article_id, story_id)), out_at)
         story.write(current)
         expire.set(due(current[1] + self._horizon))
         pending.clear()
@@ -218,6 +217,49 @@ class MatchStories(beam.DoFn):
             pending.add(r)
         if later:
             release.set(due(later[0][0]))
+
+
+def follow(
+    current: tuple[str, datetime] | None, reports: list[tuple], horizon: timedelta
+) -> tuple[tuple[str, datetime] | None, list[tuple[datetime, str, str]], int]:
+    """An event's story through its reports (reported_at, article_id, event_id, main), in time
+    order: a report more than the horizon after the story's last one starts a new story.
+    `current` is (story_id, time of its last report) before them. Returns the story after them,
+    (reported_at, article_id, story_id) of the reports that are their article's main one, and
+    the number of stories started."""
+    leads, started = [], 0
+    for at, article_id, event_id, main in reports:
+        if current is None or at - current[1] > horizon:
+            current = (story_of_event(event_id, at), at)
+            started += 1
+        current = (current[0], max(current[1], at))
+        if main:
+            leads.append((at, article_id, current[0]))
+    return current, leads, started
+
+
+class _StoriesOfEvent(beam.DoFn):
+    """Batch: (event_id, all its reports and its seed from OUT) -> (day of the report,
+    (article_id, story_id)), as MatchStories gives them once the watermark has passed every
+    report; one pass per event, events in parallel (a stateful step runs on one worker on the
+    FnApiRunner)."""
+
+    def __init__(self, horizon: timedelta):
+        self._horizon = horizon
+        self._new = Metrics.counter(NAMESPACE, "stories_started|all")
+
+    def process(self, element: tuple[str, Iterable[tuple]]) -> Iterator[tuple[str, tuple[str, str]]]:
+        event_id, values = element
+        current, reports = None, []
+        for at, article_id, main, *seeded in values:
+            if not seeded:
+                reports.append((at, article_id, event_id, main))
+            elif current is None or current[1] < at:  # its story in OUT (as _seed)
+                current = (seeded[0], at)
+        _, leads, started = follow(current, sorted(reports), self._horizon)
+        self._new.inc(started)
+        for at, article_id, story_id in leads:
+            yield story_day(at), (article_id, story_id)
 
 
 def _seed(story: Any, expire: Any, seed: tuple[str, datetime], horizon: timedelta) -> None:
@@ -304,9 +346,16 @@ class AssignStories(beam.PTransform):
                 lambda s: TimestampedValue(s, Timestamp.from_utc_datetime(s[1][0]))
             )
             leads = (leads, seeds) | "WithSeeds" >> beam.Flatten().with_output_types(tuple[str, tuple])
-        leads = (
-            leads | "MatchStories" >> beam.ParDo(MatchStories(self._horizon)).with_outputs(EXPIRED, main="stories")
-        ).stories | "BackToWindows" >> like(inputs["articles"])
+        if leads.pipeline.options.view_as(StandardOptions).streaming:
+            leads = (
+                leads | "MatchStories" >> beam.ParDo(MatchStories(self._horizon)).with_outputs(EXPIRED, main="stories")
+            ).stories | "BackToWindows" >> like(inputs["articles"])
+        else:  # every report at once: one pass per event, events in parallel
+            leads = (
+                leads
+                | "GroupByEvent" >> beam.GroupByKey()
+                | "StoriesOfEvent" >> beam.ParDo(_StoriesOfEvent(self._horizon))
+            )
         articles = inputs["articles"] | "KeyByDay" >> beam.Map(lambda a: (story_day(reported_at(a)), to_wire(a)))
         return (
             {"articles": articles, "leads": leads}
