@@ -141,4 +141,7 @@ class ReadArticles(beam.PTransform):
             | "Spread" >> beam.Reshuffle()
             | "ReadAndParse" >> beam.ParDo(_ReadSource(self._fetch)).with_outputs(REJECTED, main="articles")
         )
-        return {"articles": parsed.articles, "rejected": parsed[REJECTED]}
+        # A file's records are parsed on one worker; the stages after them (normalizing first)
+        # would run there too: one big JSONL file would use one worker of many.
+        articles = parsed.articles | "SpreadRecords" >> beam.Reshuffle()
+        return {"articles": articles, "rejected": parsed[REJECTED]}
