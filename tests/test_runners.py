@@ -1,12 +1,20 @@
-"""The batch runner's configuration (pipeline/runners.py): the in-process worker's state cache."""
+"""The batch runner's configuration (pipeline/runners.py): the in-process worker's state cache;
+the batch graph's stages, which the FnApiRunner can split across workers."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.portability import common_urns
+from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.runners.portability.fn_api_runner import worker_handlers
 
+from pipeline.assemble import create_pipeline
 from pipeline.runners import choose_runner
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "articles"
 
 
 @pytest.fixture
@@ -24,3 +32,31 @@ def test_batch_worker_state_cache_follows_beams_option(cache_size, flags, expect
     choose_runner(options)
     assert options.get_all_options()["runner"] == "FnApiRunner"
     assert worker_handlers.STATE_CACHE_SIZE_MB == expected
+
+
+def test_the_batch_job_holds_no_keyed_state_so_every_stage_runs_on_every_worker(tmp_path):
+    """The FnApiRunner runs a stage that holds keyed state or timers whole on one worker,
+    whatever --direct_num_workers says (README, "Where the time goes"). The batch job, alerts
+    included, uses GroupByKeys instead: no ParDo of its graph declares state or timers. The
+    streaming job's keyed steps do (checked too, so that this test sees them when they are there)."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "destinations:\n  console: {type: stdout}\n"
+        "rules:\n  - name: all\n    when: {event_type: air_attack}\n    notify: [console]\n"
+    )
+
+    def stateful_steps(*flags: str) -> list[str]:
+        options = PipelineOptions(["--output", str(tmp_path / "out"), "--alerts", str(rules), *flags])
+        proto = create_pipeline(options).to_runner_api()
+        found = []
+        for transform in proto.components.transforms.values():
+            if transform.spec.urn == common_urns.primitives.PAR_DO.urn:
+                payload = beam_runner_api_pb2.ParDoPayload.FromString(transform.spec.payload)
+                if payload.state_specs or payload.timer_family_specs:
+                    found.append(transform.unique_name)
+        return found
+
+    assert stateful_steps("--input", str(SAMPLES)) == []
+    streaming = stateful_steps("--input", str(SAMPLES), "--streaming", "--runner", "DirectRunner")
+    assert any("AlertsPerEvent" in name for name in streaming)
+    assert any("MatchStories" in name for name in streaming)
