@@ -25,9 +25,7 @@ delivery does not send it again. A destination that answers 410 gets nothing mor
 from __future__ import annotations
 
 import logging
-import pickle
 import random
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -153,19 +151,6 @@ def _values(row: dict[str, Any]) -> dict[str, Any]:
     """What AlertOnEvents keeps of an event's latest version: its number and the fields whose
     change `changed` lists, not its claims and evidence (which grow with its reports)."""
     return {"version": row["version"], **{name: row.get(name) for name in CHANGEABLE}}
-
-
-def _packed(row: dict[str, Any]) -> bytes:
-    """A version row as a stream keeps it while it waits: pickled and compressed. A row lists
-    every claim and evidence sentence of the event so far, so rows grow with its reports, and
-    the values a bundle adds to a bag are held as objects until it commits (when the batch job
-    kept its rows in this state too: 2,245 rows of 10,000 articles, 118 MB in Arrow, took the
-    run's memory from 0.66 to 2.05 GB). The repeated sentences compress well."""
-    return zlib.compress(pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL), 1)
-
-
-def _unpacked(packed: bytes) -> dict[str, Any]:
-    return pickle.loads(zlib.decompress(packed))
 
 
 def payload(alert_type: str, rule: str, row: dict[str, Any], changed: list[str]) -> dict[str, Any]:
@@ -347,7 +332,8 @@ class _AlertsPerEvent(_Deliverer):
     what is known of the event (its latest version's values, deliveries and matched rules) is
     kept between polls. Each version handled goes on (HANDLED) to be written after its alerts."""
 
-    # this run's versions, waiting for the watermark: (kind, updated_at, _packed(row))
+    # this run's versions, waiting for the watermark: (kind, updated_at, row); a row from
+    # MergeEvents pickles compressed (merge.VersionRow)
     PENDING = BagStateSpec("pending", PickleCoder())
     LAST = ReadModifyWriteStateSpec("last", PickleCoder())  # the latest version handled (or in OUT): _values()
     HISTORY = ReadModifyWriteStateSpec("history", PickleCoder())  # {(webhook_id, destination): Delivery}
@@ -380,7 +366,7 @@ class _AlertsPerEvent(_Deliverer):
             history.write(known)
             matched.write(done)
             return
-        pending.add((kind, value["updated_at"], _packed(value)))  # "row" or "retry_row"
+        pending.add((kind, value["updated_at"], value))  # "row" or "retry_row"
         times = [updated_at for _, updated_at, _ in pending.read()]
         # versions come at their arrival time, hours after their update time: a timer behind
         # the watermark is not fired by every runner (stories.MatchStories)
@@ -398,7 +384,7 @@ class _AlertsPerEvent(_Deliverer):
         flush: Any = beam.DoFn.TimerParam(FLUSH),
     ) -> Iterator[Any]:
         waiting = list(pending.read())
-        ready = [(k, _unpacked(r)) for k, t, r in waiting if due(t) <= fired]
+        ready = [(k, r) for k, t, r in waiting if due(t) <= fired]
         later = [(k, t, r) for k, t, r in waiting if due(t) > fired]
         known: dict[tuple[str, str], Delivery] = history.read() or {}
         done: set[str] = set(matched.read() or ())
