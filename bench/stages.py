@@ -21,7 +21,6 @@ import argparse
 import json
 import runpy
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,8 @@ from typing import Any
 from apache_beam.runners.portability.fn_api_runner import fn_runner
 
 _STAGES: list[dict[str, Any]] = []
-_INSIDE = threading.local()  # the parts of a split stage are bundles of their own
+_SPLIT: dict[str, Any] = {}  # the split stage running now (the runner runs one stage at a time;
+# its parts are bundles of their own, run on a thread per worker)
 _T0 = time.monotonic()
 
 
@@ -38,17 +38,18 @@ def _wrap(cls: type, kind: str) -> None:
 
     def process_bundle(self: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
         start = time.monotonic()
-        if getattr(_INSIDE, "stage", None) is not None:  # one worker's part of a split stage
+        if kind == "one" and _SPLIT:  # one worker's part of the split stage running now
             try:
                 return original(self, inputs, *args, **kwargs)
             finally:
-                _INSIDE.stage["parts_s"].append(round(time.monotonic() - start, 2))
+                _SPLIT["stage"]["parts_s"].append(round(time.monotonic() - start, 2))
         stage = {"stage": self.bundle_context_manager.stage.name, "kind": kind, "parts_s": []}
-        _INSIDE.stage = stage if kind == "split" else None
+        if kind == "split":
+            _SPLIT["stage"] = stage
         try:
             return original(self, inputs, *args, **kwargs)
         finally:
-            _INSIDE.stage = None
+            _SPLIT.clear()
             stage["seconds"] = round(time.monotonic() - start, 2)
             stage["ended_at_s"] = round(time.monotonic() - _T0, 1)
             _STAGES.append(stage)
