@@ -42,7 +42,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from transforms.copies import PARTITIONS  # noqa: E402  (the default of --lsh-partitions)
+from transforms.copies import PARTITIONS  # noqa: E402  (--lsh-partitions on a remote runner)
 
 RUWA = ROOT.parent / "shared" / "data" / "ruwa" / "RUWA_01.08.23.csv.zip"
 RESULTS = ROOT / "bench" / "results" / "dedup.json"

@@ -9,9 +9,15 @@ from datetime import timedelta
 from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    PipelineOptions,
+    StandardOptions,
+    _BeamArgumentParser,
+)
 
 from schemas import SourceSpec
+from transforms.copies import PARTITIONS
 from transforms.fetch import FetchConfig
 
 
@@ -69,9 +75,9 @@ class NewsmonOptions(PipelineOptions):
         group.add_argument(
             "--lsh-partitions",
             dest="lsh_partitions",
-            default="4",
-            help="keys the near-duplicate search spreads LSH buckets over; raise it with the number of "
-            "workers on a big batch (each article's shingles go to up to this many keys; default 4)",
+            default=None,
+            help="keys the near-duplicate search spreads LSH buckets over; each holds every article's "
+            "shingles (default: the local runner's workers, --direct_num_workers; 4 on other runners)",
         )
         group.add_argument(
             "--alerts",
@@ -148,7 +154,24 @@ def dedup_horizon(opts: NewsmonOptions) -> timedelta:
     return timedelta(seconds=parse_duration(opts.dedup_horizon, "--dedup-horizon"))
 
 
+_LOCAL_RUNNERS = (None, "FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner")
+_LOCAL_RUNNERS += ("PrismRunner", "prism")
+
+
 def lsh_partitions(opts: NewsmonOptions) -> int:
+    """`--lsh-partitions`, or by default as many partitions as the local runner has workers.
+
+    A partition of the near-duplicate search gets an article if any of its 32 bucket keys falls
+    in it, so with a few partitions each holds nearly every article's shingle hashes: more
+    partitions than workers buy no parallelism, and cost a copy of the shingles each (20,000
+    bench articles on one worker: 4 partitions peaked at 1.36 GB in that stage, README
+    "Where the memory went"); in a stream each partition's kept members are read at every poll.
+    On a remote runner the worker count is not known when the graph is built: 4."""
+    if opts.lsh_partitions is None:
+        if opts.view_as(StandardOptions).runner not in _LOCAL_RUNNERS:
+            return PARTITIONS
+        workers = opts.view_as(DirectOptions).direct_num_workers
+        return max(1, workers if workers > 0 else os.cpu_count() or 1)  # 0: one per core, as Beam's
     count = parse_count(opts.lsh_partitions, "--lsh-partitions")
     if count < 1:
         raise UsageError(f"--lsh-partitions {opts.lsh_partitions!r}: want at least 1")

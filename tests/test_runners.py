@@ -60,3 +60,24 @@ def test_the_batch_job_holds_no_keyed_state_so_every_stage_runs_on_every_worker(
     streaming = stateful_steps("--input", str(SAMPLES), "--streaming", "--runner", "DirectRunner")
     assert any("AlertsPerEvent" in name for name in streaming)
     assert any("MatchStories" in name for name in streaming)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ([], 1),  # the FnApiRunner's one worker
+        (["--direct_num_workers=2", "--direct_running_mode=multi_processing"], 2),
+        (["--streaming"], 1),  # Prism: one SDK worker
+        (["--runner=DataflowRunner"], 4),  # its workers are not known when the graph is built
+        (["--direct_num_workers=2", "--lsh-partitions", "8"], 8),  # the user's choice stands
+    ],
+)
+def test_near_duplicate_partitions_default_to_the_local_workers(flags, expected):
+    """Each LSH partition holds nearly every article's shingles, so by default there are as many
+    as the local runner has workers (README, "Where the memory went"); 4 on a remote runner."""
+    from pipeline.options import NewsmonOptions, lsh_partitions
+
+    options = PipelineOptions(["--input", str(SAMPLES), "--output", "/tmp/unused", *flags])
+    if "--runner=DataflowRunner" not in flags:
+        choose_runner(options)
+    assert lsh_partitions(options.view_as(NewsmonOptions)) == expected

@@ -51,6 +51,7 @@ from schemas.records import stable_id
 from transforms.counters import NAMESPACE, count_written
 from transforms.delivery import Attempt, deliver
 from transforms.extraction import ALL_FIELDS
+from transforms.keyed import GroupPacked
 from transforms.rules import Rule, Rules
 from transforms.state import rows_of, table_files
 from transforms.stories import due
@@ -463,7 +464,7 @@ class AlertOnEvents(beam.PTransform):
         if not streaming:  # every version at once: one pass per event, events in parallel
             return (
                 everything
-                | "GroupByEvent" >> beam.GroupByKey()
+                | "GroupByEvent" >> GroupPacked()
                 | "AlertsOfEvent" >> beam.ParDo(_AlertsOfEvent(self._rules, self._output, self._window_seconds))
             )
         # in a stream the versions stay at their arrival time (the watermark follows it)

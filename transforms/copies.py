@@ -44,7 +44,7 @@ from transforms.minhash import bucket_keys, jaccard, shingle_hash_sets, signatur
 _UNDATED = 1 << 62  # sorts after every date
 NEAR_DUPLICATE = 0.5  # word-3 Jaccard: rewrites by other outlets score 0.03, edits of one text > 0.6
 EARLIEST_IN_BUCKET = 64  # a later article is compared with the 64 earliest of each bucket it falls in
-PARTITIONS = 4  # default --lsh-partitions: LSH buckets are spread over this many keys
+PARTITIONS = 4  # LSH buckets are spread over this many keys (--lsh-partitions on a remote runner)
 BATCH = {"min_batch_size": 256, "max_batch_size": 4096}
 HORIZON = timedelta(hours=72)  # how long the versions of one article_id are kept in keyed state
 

@@ -28,7 +28,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from schemas import TABLES, to_arrow
 from schemas.records import from_wire, to_wire
 from transforms.counters import count_written
-from transforms.keyed import like
+from transforms.keyed import GroupPacked, like
 from transforms.stream import progress
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class WriteTable(beam.PTransform):
             | "EventTime" >> beam.Map(_at_event_time, self._table)
             | "Window" >> window
             | "KeyByWindow" >> beam.ParDo(_KeyByWindow(self._table, self._window_seconds))
-            | "GroupByWindow" >> beam.GroupByKey()
+            | "GroupByWindow" >> GroupPacked()
             | "WriteParquet" >> beam.ParDo(_WriteWindow(self._table, self._output, self._progress))
         )
 
