@@ -165,7 +165,7 @@ def lsh_partitions(opts: NewsmonOptions) -> int:
     in it, so with a few partitions each holds nearly every article's shingle hashes: more
     partitions than workers buy no parallelism, and cost a copy of the shingles each (20,000
     bench articles on one worker: 4 partitions peaked at 1.36 GB in that stage, README
-    "Where the memory went"); in a stream each partition's kept members are read at every poll.
+    "Memory stage by stage"); in a stream each partition's kept members are read at every poll.
     On a remote runner the worker count is not known when the graph is built: 4."""
     if opts.lsh_partitions is None:
         if opts.view_as(StandardOptions).runner not in _LOCAL_RUNNERS:

@@ -74,7 +74,7 @@ def test_the_batch_job_holds_no_keyed_state_so_every_stage_runs_on_every_worker(
 )
 def test_near_duplicate_partitions_default_to_the_local_workers(flags, expected):
     """Each LSH partition holds nearly every article's shingles, so by default there are as many
-    as the local runner has workers (README, "Where the memory went"); 4 on a remote runner."""
+    as the local runner has workers (README, "Memory stage by stage"); 4 on a remote runner."""
     from pipeline.options import NewsmonOptions, lsh_partitions
 
     options = PipelineOptions(["--input", str(SAMPLES), "--output", "/tmp/unused", *flags])

@@ -240,7 +240,7 @@ class GroupPacked(beam.PTransform):
     and holds it decoded: a dict per row (its GroupingBuffer keeps Python objects, not bytes).
     For rows that is several times their pickle, and for event version rows, which pickle
     compressed (merge.VersionRow), many times. Here the buffer holds bytes, and a key's values
-    are unpickled when its group is read, one group at a time (README, "Where the memory went").
+    are unpickled when its group is read, one group at a time (README, "Memory stage by stage").
     In a stream it is a GroupByKey like another."""
 
     def expand(self, keyed: beam.PCollection) -> beam.PCollection:
