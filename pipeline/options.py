@@ -154,8 +154,9 @@ def dedup_horizon(opts: NewsmonOptions) -> timedelta:
     return timedelta(seconds=parse_duration(opts.dedup_horizon, "--dedup-horizon"))
 
 
-_LOCAL_RUNNERS = (None, "FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner")
-_LOCAL_RUNNERS += ("PrismRunner", "prism")
+# runners whose workers are this machine's, counted by --direct_num_workers (Prism: one SDK worker)
+_LOCAL_RUNNERS = {None, "FnApiRunner", "DirectRunner", "BundleBasedDirectRunner", "SwitchingDirectRunner"}
+_LOCAL_RUNNERS |= {"PrismRunner", "prism"}  # pipeline.runners' names for Prism
 
 
 def lsh_partitions(opts: NewsmonOptions) -> int:
