@@ -308,3 +308,24 @@ def test_a_shot_down_figure_equal_to_shot_down_plus_jammed_is_the_total():
         )
         total = [e["article_id"] for e in event["evidence"] if e["field"] == "drones_neutralized_total"]
         assert sorted(total) == ["total-1", "total-2"]
+
+
+def test_a_version_row_decoded_from_its_bytes_encodes_as_them_until_a_key_changes():
+    # rows cross several stage boundaries; a decoded row re-encodes as the bytes it came from
+    rows = rows_of([mention(f"a{i}", i, drones_launched=100 + i, killed=i) for i in range(5)])
+    row = latest(rows)
+    encoded = pickle.dumps(row)
+    decoded = pickle.loads(encoded)
+    assert decoded == row and type(decoded) is type(row)
+    assert pickle.dumps(decoded) == encoded
+    for change in (
+        lambda r: r.__setitem__("killed", 99),
+        lambda r: r.update(killed=99),
+        lambda r: r.setdefault("new_key", 99),
+        lambda r: r.pop("killed"),
+        lambda r: r.__delitem__("killed"),
+    ):
+        changed = pickle.loads(encoded)
+        change(changed)
+        again = pickle.loads(pickle.dumps(changed))
+        assert again == changed and again != row

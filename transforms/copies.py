@@ -35,10 +35,10 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import StandardOptions
 
 from schemas import Rejected
-from schemas.records import REJECTED, from_wire, micros, stable_id, to_wire
+from schemas.records import REJECTED, micros, stable_id
 from transforms.counters import NAMESPACE, count_known
 from transforms.incremental import AcrossPolls
-from transforms.keyed import FoldInState, like
+from transforms.keyed import CoGroupPacked, FoldInState, like
 from transforms.minhash import bucket_keys, jaccard, shingle_hash_sets, signatures
 
 _UNDATED = 1 << 62  # sorts after every date
@@ -283,7 +283,7 @@ def _apply_marks(element: tuple[str, dict[str, list]]) -> Iterator[Any]:
     kept = {(v.order, v.content_hash): v for v in versions}
     id_of_text = {v.content_hash: v.article_id for v in kept.values()}
     near = min(grouped["near"], default=None)
-    for row in sorted(map(from_wire, grouped["rows"]), key=first_report_order):
+    for row in sorted(grouped["rows"], key=first_report_order):
         version = kept.pop((first_report_order(row), row["content_hash"]), None)
         if version is None:
             if row["content_hash"] not in id_of_text:
@@ -330,7 +330,7 @@ class MarkCopies(beam.PTransform):
         self._horizon = horizon
 
     def expand(self, articles: beam.PCollection) -> dict[str, beam.PCollection]:
-        rows = articles | "KeyByArticleId" >> beam.Map(lambda row: (row["article_id"], to_wire(row)))
+        rows = articles | "KeyByArticleId" >> beam.Map(lambda row: (row["article_id"], row))
         versions = articles | "BatchRows" >> beam.BatchElements(**BATCH) | "Versions" >> beam.FlatMap(_versions)
         if self._prior is not None:
             versions = (versions, self._prior) | "WithVersionsInOut" >> beam.Flatten()
@@ -355,7 +355,7 @@ class MarkCopies(beam.PTransform):
                 "versions": versions,
                 "near": versions | "NearDuplicates" >> NearDuplicates(self._partitions, self._horizon),
             }
-            | "JoinMarks" >> beam.CoGroupByKey()
+            | "JoinMarks" >> CoGroupPacked()
             | "ApplyMarks" >> beam.FlatMap(_apply_marks).with_outputs(REJECTED, KNOWN_TAG, main="articles")
         )
         known = joined[KNOWN_TAG] | "CountKnown" >> beam.Map(count_known)

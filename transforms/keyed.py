@@ -250,3 +250,20 @@ class GroupPacked(beam.PTransform):
             | "GroupByKey" >> beam.GroupByKey()
             | "Unpack" >> beam.MapTuple(_unpack)
         )
+
+
+def _unpack_joined(key: str, grouped: dict[str, Iterable[bytes]]) -> tuple[str, dict[str, list[Any]]]:
+    return key, {tag: [pickle.loads(value) for value in values] for tag, values in grouped.items()}
+
+
+class CoGroupPacked(beam.PTransform):
+    """A CoGroupByKey whose values wait pickled, as in GroupPacked: {tag: (key, value)} ->
+    (key, {tag: [values]}). For joins of article rows (MarkCopies' JoinMarks, AssignStories'
+    JoinByDay): 20,000 bench articles are ~61 MB pickled and ~108 MB as dicts."""
+
+    def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
+        packed = {
+            tag: pcoll | f"Pack{tag.title()}" >> beam.MapTuple(_pack).with_output_types(tuple[str, bytes])
+            for tag, pcoll in inputs.items()
+        }
+        return packed | "CoGroupByKey" >> beam.CoGroupByKey() | "Unpack" >> beam.MapTuple(_unpack_joined)

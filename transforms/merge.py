@@ -411,14 +411,64 @@ class VersionRow(dict):
     stage's input, so the same sentences were held once per version and per buffer: 20,000
     articles of bench/pipeline.py peaked at 3.8 GB where the plain loop, whose rows share them,
     took 0.7 GB. Compressed, the repeats cost little (3,000 articles: 15.0 MB of rows pickled one
-    by one, 2.2 MB compressed). Code that reads a row sees a dict."""
+    by one, 2.2 MB compressed). Code that reads a row sees a dict.
+
+    A row decoded from those bytes keeps them, and encodes as them again while it is unchanged:
+    a row passes through several stages (alerts, the barrier before events/, the GroupByKeys'
+    packing), and each stage boundary decoded it only to pickle and compress the same dict again
+    (20,000 articles: 17 s of a 190 s run in encoding and decoding these rows, README "Where the
+    time goes"). Setting, deleting or updating a key drops the bytes; the rows' nested lists and
+    dicts are not changed after the fold (nothing downstream writes into a row)."""
+
+    __slots__ = ("_packed",)
 
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:
-        return _version_row, (zlib.compress(pickle.dumps(dict(self), pickle.HIGHEST_PROTOCOL), 1),)
+        packed = getattr(self, "_packed", None)
+        if packed is None:
+            packed = zlib.compress(pickle.dumps(dict(self), pickle.HIGHEST_PROTOCOL), 1)
+        return _version_row, (packed,)
+
+    def _changed(self) -> None:
+        if getattr(self, "_packed", None) is not None:
+            self._packed = None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._changed()
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._changed()
+        super().__delitem__(key)
+
+    def __ior__(self, other: Any) -> VersionRow:
+        self._changed()
+        return super().__ior__(other)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._changed()
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._changed()
+        return super().setdefault(key, default)
+
+    def pop(self, *args: Any) -> Any:
+        self._changed()
+        return super().pop(*args)
+
+    def popitem(self) -> tuple[str, Any]:
+        self._changed()
+        return super().popitem()
+
+    def clear(self) -> None:
+        self._changed()
+        super().clear()
 
 
 def _version_row(packed: bytes) -> VersionRow:
-    return VersionRow(pickle.loads(zlib.decompress(packed)))
+    row = VersionRow(pickle.loads(zlib.decompress(packed)))
+    row._packed = packed
+    return row
 
 
 def _row(

@@ -45,13 +45,13 @@ from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateS
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 
-from schemas.records import from_wire, stable_id, to_wire
+from schemas.records import stable_id
 from transforms.copies import first_report_order
 from transforms.counters import NAMESPACE
 from transforms.extract import reported_at
 from transforms.extraction import local_date, normalize_numbers
 from transforms.extraction.lexicons import places
-from transforms.keyed import FoldInState, like
+from transforms.keyed import CoGroupPacked, FoldInState, like
 from transforms.merge import story_of_event
 from transforms.minhash import words
 
@@ -322,7 +322,7 @@ def _assign_day(element: tuple[str, dict[str, list]]) -> Iterator[dict[str, Any]
     _, grouped = element
     from_events = dict(grouped["leads"])
     groups = _FingerprintGroups()
-    for article in sorted(map(from_wire, grouped["articles"]), key=first_report_order):
+    for article in sorted(grouped["articles"], key=first_report_order):
         story = from_events.get(article["article_id"]) or groups.story(
             article["article_id"], fingerprint(article["text"])
         )
@@ -356,9 +356,9 @@ class AssignStories(beam.PTransform):
                 | "GroupByEvent" >> beam.GroupByKey()
                 | "StoriesOfEvent" >> beam.ParDo(_StoriesOfEvent(self._horizon))
             )
-        articles = inputs["articles"] | "KeyByDay" >> beam.Map(lambda a: (story_day(reported_at(a)), to_wire(a)))
+        articles = inputs["articles"] | "KeyByDay" >> beam.Map(lambda a: (story_day(reported_at(a)), a))
         return (
             {"articles": articles, "leads": leads}
-            | "JoinByDay" >> beam.CoGroupByKey()
+            | "JoinByDay" >> CoGroupPacked()
             | "AssignByDay" >> beam.FlatMap(_assign_day)
         )
