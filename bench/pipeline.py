@@ -336,7 +336,6 @@ def _copy_marks(rows: list[dict]) -> list[dict]:
     """MarkCopies' decisions, made by its own functions in dicts instead of shuffles."""
     import apache_beam as beam
 
-    from schemas.records import to_wire
     from transforms.copies import (
         BATCH,
         _apply_marks,
@@ -367,7 +366,7 @@ def _copy_marks(rows: list[dict]) -> list[dict]:
             near[aid].append(found)
     joined: dict[str, dict[str, list]] = defaultdict(lambda: {"rows": [], "versions": [], "near": []})
     for row in rows:
-        joined[row["article_id"]]["rows"].append(to_wire(row))
+        joined[row["article_id"]]["rows"].append(row)
     for aid, v in marked:
         joined[aid]["versions"].append(v)
     for aid, found in near.items():
@@ -378,7 +377,6 @@ def _copy_marks(rows: list[dict]) -> list[dict]:
 def _stories(articles: list[dict], reports: list[tuple[str, tuple]], horizon: timedelta) -> list[dict]:
     """AssignStories' rules: each event's reports in time order (a new story after a silence of
     more than the horizon), the main event's story, fingerprint groups for the rest, per day."""
-    from schemas.records import to_wire
     from transforms.extract import reported_at
     from transforms.stories import _assign_day, _reports, follow, story_day
 
@@ -396,7 +394,7 @@ def _stories(articles: list[dict], reports: list[tuple[str, tuple]], horizon: ti
             leads[story_day(at)].append((article_id, story_id))
     days: dict[str, list] = defaultdict(list)
     for a in articles:
-        days[story_day(reported_at(a))].append(to_wire(a))
+        days[story_day(reported_at(a))].append(a)
     return [a for day, rows in days.items() for a in _assign_day((day, {"articles": rows, "leads": leads[day]}))]
 
 

@@ -13,7 +13,10 @@ from helpers import newsmon, read_table
 
 from schemas.records import stable_id
 from transforms.extraction import EVENT_FIELDS
-from transforms.merge import REPORTS, fold, merge_key
+from schemas import to_arrow
+from transforms.merge import CONTINUED, REPORTS, fold, merge_key
+from transforms.state import PriorEvent
+from transforms.write import write_parquet
 
 NIGHT = date(2025, 9, 7)
 MORNING = datetime(2025, 9, 7, 5, 0, tzinfo=timezone.utc)  # 08:00 in Kyiv
@@ -215,6 +218,26 @@ def test_a_stream_folds_each_poll_on_top_of_the_events_it_kept():
     latest = [r for r in polls if isinstance(r, dict)][2]
     assert latest["article_ids"] == ["a", "b", "c", "d"] and latest["source_count"] == 4
     assert {c["article_id"] for c in latest["claims"]} == {"a", "b", "c", "d"}
+
+
+def test_a_stream_passes_on_the_row_in_out_it_continues_even_when_its_first_poll_changes_nothing(tmp_path):
+    # A restarted stream: the event's versions 1 and 2 are in OUT. Its first poll brings a
+    # report that changes nothing (a copy), the next a rising toll. AlertOnEvents compares the
+    # new version with the one in OUT; without that row it took version 3 for a rule's first
+    # match with nothing changed and sent no alert (seen on Prism when the copy and the toll
+    # were released by different timers).
+    before = [mention("a", 0, drones_launched=810, killed=2), mention("b", 10, drones_launched=810, killed=3)]
+    in_out = rows_of(before)
+    path = tmp_path / "events.parquet"
+    write_parquet(to_arrow("events", in_out), str(path))
+    prior = [PriorEvent(r["event_id"], r["version"], str(path)) for r in in_out]
+    key, kept = merge_key(before[0]), []
+    first = list(fold(key, [mention("c", 20, drones_launched=810, killed=3)], prior, kept))
+    second = list(fold(key, [mention("d", 30, drones_launched=810, killed=5)], (), kept))
+    assert [r for r in first if isinstance(r, dict)] == []  # nothing changed: no version
+    assert [(r["version"], r["killed"]) for r in second if isinstance(r, dict)] == [(3, 5)]
+    continued = [r.value for r in first + second if getattr(r, "tag", None) == CONTINUED]
+    assert [(r["event_id"], r["version"], r["killed"]) for r in continued] == [(in_out[-1]["event_id"], 2, 3)]
 
 
 def _by_key(mentions: list[dict]) -> dict[str, list[dict]]:

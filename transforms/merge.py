@@ -143,7 +143,10 @@ def fold(
             continue  # an event in OUT (or of an earlier poll) that this fold does not report again
         rows = event.versions(new[event.event_id])
         yield from rows
-        if event.event_id in in_out and rows:  # the version in OUT that these follow (alerts: what changed)
+        if event.event_id in in_out:  # the version in OUT that these follow (alerts: what changed)
+            # even when these reports change nothing: in a stream the key's next poll folds on
+            # top of the kept event and does not read OUT again, and its versions' alerts need
+            # this row (the rule's first match in OUT, and what changed since)
             yield beam.pvalue.TaggedOutput(CONTINUED, in_out[event.event_id])
         for m in new[event.event_id]:
             yield beam.pvalue.TaggedOutput(REPORTS, (m["article_id"], _report(m, event.event_id)))
