@@ -11,9 +11,9 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from helpers import newsmon, read_table
 
+from schemas import to_arrow
 from schemas.records import stable_id
 from transforms.extraction import EVENT_FIELDS
-from schemas import to_arrow
 from transforms.merge import CONTINUED, REPORTS, fold, merge_key
 from transforms.state import PriorEvent
 from transforms.write import write_parquet

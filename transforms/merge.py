@@ -432,8 +432,7 @@ class VersionRow(dict):
         return _version_row, (packed,)
 
     def _changed(self) -> None:
-        if getattr(self, "_packed", None) is not None:
-            self._packed = None
+        self._packed = None
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._changed()
