@@ -532,9 +532,9 @@ def canonical(out: Path, alert_lines: Path) -> dict[str, Any]:
 
 
 def child(mode: str, inputs: Path, out: Path, rules: Path, workers: int, result_path: Path) -> None:
-    from pipeline.malloc import limit_arenas
+    from pipeline.malloc import tune_malloc
 
-    limit_arenas()  # as `newsmon run` does first; both sides alike
+    tune_malloc()  # as `newsmon run` does first; both sides alike
     start = time.perf_counter()
     stages = run_newsmon(inputs, out, rules, workers) if mode == "newsmon" else run_loop(inputs, out, rules, workers)
     seconds = time.perf_counter() - start

@@ -53,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: list[str], out: TextIO) -> int:
-    from pipeline.malloc import limit_arenas
+    from pipeline.malloc import tune_malloc
 
-    limit_arenas()  # before Beam's and gRPC's threads start
+    tune_malloc()  # before Beam's and gRPC's threads start
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     from pipeline.assemble import create_pipeline

@@ -1,4 +1,4 @@
-"""Fewer glibc malloc arenas for the job's process and the workers it starts.
+"""Fewer glibc malloc arenas, and fixed mmap and trim thresholds, for the job's process and its workers.
 
 glibc gives a thread that finds the arenas busy an arena of its own, up to 8 per core. A Beam
 job's workers run as threads in newsmon's process (the FnApiRunner's in-process worker, Prism's
@@ -38,7 +38,7 @@ _SETTINGS = (
 )
 
 
-def limit_arenas() -> None:
+def tune_malloc() -> None:
     """Cap the arenas at ARENAS and fix the mmap and trim thresholds, each unless its variable
     is set (glibc read it at start). Call it before any thread starts: arenas made before stay.
     The variables are set too, for the worker processes started later. Off glibc (musl, macOS)

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.skipif(
 THREADS = """
 import ctypes, ctypes.util, sys, tempfile, threading
 if sys.argv[1] == "limit":
-    from pipeline.malloc import limit_arenas
-    limit_arenas()
+    from pipeline.malloc import tune_malloc
+    tune_malloc()
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
@@ -63,8 +63,8 @@ def run(script: str, mode: str, env: dict[str, str]) -> str:
 BLOCKS = """
 import ctypes, ctypes.util, sys
 if sys.argv[1] == "limit":
-    from pipeline.malloc import limit_arenas
-    limit_arenas()
+    from pipeline.malloc import tune_malloc
+    tune_malloc()
 FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
 class Info(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in FIELDS.split()]
