@@ -17,7 +17,13 @@ import platform
 import shutil
 from pathlib import Path
 
-from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, PrismRunnerOptions, StandardOptions
+from apache_beam.options.pipeline_options import (
+    PipelineOptions,
+    PortableOptions,
+    PrismRunnerOptions,
+    SetupOptions,
+    StandardOptions,
+)
 
 from pipeline.options import UsageError
 
@@ -37,6 +43,7 @@ def choose_runner(options: PipelineOptions) -> None:
     """Set the runner (and Prism's location) on `options`; raise UsageError when a streaming run
     would need Prism and no binary can be had."""
     standard = options.view_as(StandardOptions)
+    release_worker_buffers(options)
     if not standard.streaming:
         standard.runner = standard.runner or DEFAULT_BATCH_RUNNER
         size_state_cache(options)
@@ -61,6 +68,17 @@ def choose_runner(options: PipelineOptions) -> None:
         return
     if not _download_reachable():
         raise UsageError(f"--streaming needs Prism, Beam's local runner, and cannot download it: {HOW_TO_GET_PRISM}")
+
+
+def release_worker_buffers(options: PipelineOptions) -> None:
+    """Free each finished bundle's output buffer (pipeline/worker_buffers.py): in this process,
+    where the FnApiRunner's in-process worker and Prism's LOOPBACK workers run, and in every
+    other Python SDK worker, which imports the module named in `--beam_plugins` at start."""
+    from pipeline import worker_buffers
+
+    setup = options.view_as(SetupOptions)
+    if worker_buffers.PLUGIN not in (setup.beam_plugins or []):
+        setup.beam_plugins = [*(setup.beam_plugins or []), worker_buffers.PLUGIN]
 
 
 def keep_watching(options: PipelineOptions) -> None:
