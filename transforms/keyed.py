@@ -263,8 +263,8 @@ class GroupPacked(beam.PTransform):
     key's values are unpacked when its group is read, one group at a time. The runner then
     encodes the whole grouped output into one buffer and copies it (GroupingBuffer.partition),
     so a grouping's input is held about three times over at its peak; compressed, article rows
-    take half the room (README, "Memory stage by stage"). In a stream it is a GroupByKey like
-    another."""
+    take half the room (README, "Output buffers and packed groupings"). In a stream it is a
+    GroupByKey like another."""
 
     def expand(self, keyed: beam.PCollection) -> beam.PCollection:
         return (
