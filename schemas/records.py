@@ -83,23 +83,11 @@ def stable_id(*parts: str) -> str:
     return h.hexdigest()[:16]
 
 
-# ------------------------------------------------------------------ article rows in a shuffle
+# ------------------------------------------------------------------ times as integers
 
-_TIMES = ("published_at", "ingested_at")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def micros(moment: datetime) -> int:
     """µs since 1970 (UTC), exactly: an int Beam's coder writes without pickling."""
     return (moment - _EPOCH) // timedelta(microseconds=1)
-
-
-def to_wire(row: dict[str, Any]) -> dict[str, Any]:
-    """The article row with its datetimes as µs since 1970: Beam's coder writes a dict of
-    strings and ints field by field, but pickles every datetime (twice the cost of the row)."""
-    return dict(row, **{k: None if row[k] is None else micros(row[k]) for k in _TIMES})
-
-
-def from_wire(row: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of to_wire."""
-    return dict(row, **{k: None if row[k] is None else _EPOCH + timedelta(microseconds=row[k]) for k in _TIMES})

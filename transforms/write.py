@@ -26,9 +26,8 @@ from apache_beam.utils.timestamp import Duration, Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas import TABLES, to_arrow
-from schemas.records import from_wire, to_wire
 from transforms.counters import count_written
-from transforms.keyed import GroupPacked, like
+from transforms.keyed import CoGroupPacked, GroupPacked, like
 from transforms.stream import progress
 
 logger = logging.getLogger(__name__)
@@ -192,9 +191,9 @@ class AfterWritten(beam.PTransform):
     def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
         articles = inputs["articles"]
         reported = inputs["events"] | "ArticleIds" >> beam.FlatMap(_article_ids) | "InPollWindows" >> like(articles)
-        keyed = articles | "KeyById" >> beam.Map(lambda a: (a["article_id"], to_wire(a)))
+        keyed = articles | "KeyById" >> beam.Map(lambda a: (a["article_id"], a))
         return (
             {"articles": keyed, "reported": reported}
-            | "JoinWritten" >> beam.CoGroupByKey()
-            | "Articles" >> beam.FlatMap(lambda kv: map(from_wire, kv[1]["articles"]))
+            | "JoinWritten" >> CoGroupPacked()
+            | "Articles" >> beam.FlatMap(lambda kv: kv[1]["articles"])
         )
