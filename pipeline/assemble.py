@@ -19,6 +19,7 @@ from pipeline.options import (
     sources_from_options,
     window_seconds,
 )
+from pipeline.runners import batch_runner
 from transforms.alerts import AlertOnEvents, alert_history
 from transforms.copies import MarkCopies
 from transforms.extract import ExtractEvents
@@ -56,7 +57,7 @@ def create_pipeline(options: PipelineOptions) -> beam.Pipeline:
     lateness = allowed_lateness(opts) if streaming else 0.0
     interval = poll_interval(opts)
 
-    p = beam.Pipeline(options=options)
+    p = beam.Pipeline(runner=batch_runner(options), options=options)
     if streaming:  # OUT's last horizon, read now, seeds the stages' keyed state (transforms/resume.py)
         seeded = p | "StateFromOut" >> SeedState(read_seeds(output, horizon), lambda: arrival_windows(interval))
     if not streaming:

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import platform
+import tempfile
+from pathlib import Path
 
 import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.worker.bundle_processor import DataOutputOperation
 
-from pipeline.runners import choose_runner
+from pipeline.runners import batch_runner, choose_runner
 from pipeline.worker_buffers import PLUGIN, release_output_buffers
 
 pytestmark = pytest.mark.skipif(
@@ -76,3 +79,22 @@ def test_every_runner_gets_the_module_as_a_worker_plugin_once() -> None:
     assert options.get_all_options()["beam_plugins"] == ["some.plugin", PLUGIN]
     assert release_output_buffers()  # applied in this process too, and idempotent
     assert DataOutputOperation.finish.releases_output_stream
+
+
+def test_multi_processing_workers_import_the_plugin_too() -> None:
+    """The FnApiRunner's multi-processing workers are other Python processes: they get the
+    release only by importing `--beam_plugins`, which they read from the options the runner
+    hands them (runners.batch_runner). Each worker notes in a file what it found."""
+    options = PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    choose_runner(options)
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def note(_: int) -> None:  # defined here: pickled whole, the test module is not importable there
+            released = getattr(DataOutputOperation.finish, "releases_output_stream", False)
+            Path(tmp, str(os.getpid())).write_text(str(released))
+
+        with beam.Pipeline(runner=batch_runner(options), options=options) as p:
+            p | beam.Create(range(8)) | beam.Map(note)
+        found = {int(f.name): f.read_text() for f in Path(tmp).iterdir()}
+    assert found and os.getpid() not in found, found  # it ran in worker processes
+    assert set(found.values()) == {"True"}, found
