@@ -329,7 +329,7 @@ def _write(table: str, out: str, chunks: list[tuple[str, list[dict]]]) -> int:
     from transforms.write import _WriteWindow
 
     writer = _WriteWindow(table, out)
-    return sum(1 for folder_rows in chunks for _ in writer.process(folder_rows))
+    return sum(len(writer.write_rows(folder, rows)) for folder, rows in chunks)
 
 
 def _copy_marks(rows: list[dict]) -> list[dict]:

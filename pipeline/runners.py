@@ -75,14 +75,18 @@ def batch_runner(options: PipelineOptions) -> Any:
     """The FnApiRunner for a job whose runner is "FnApiRunner", made as Beam's DirectRunner makes
     it: with the job's options in its provision info, which is what it hands its
     multi-processing workers (as PIPELINE_OPTIONS). Made from its name alone it hands them
-    none, and they would not import `--beam_plugins`. None for any other runner: Beam makes it
-    from `--runner`."""
+    none, and they would not import `--beam_plugins`. Its groupings are handed to the workers
+    in chunks (pipeline/grouped_output.py). None for any other runner: Beam makes it from
+    `--runner`."""
     if options.view_as(StandardOptions).runner != DEFAULT_BATCH_RUNNER:
         return None
     from apache_beam.portability.api import beam_provision_api_pb2
     from apache_beam.runners.portability.fn_api_runner import fn_runner
     from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
+    from pipeline.grouped_output import chunk_grouped_output
+
+    chunk_grouped_output()
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
     info = beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
     return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))

@@ -51,7 +51,7 @@ from schemas.records import stable_id
 from transforms.counters import NAMESPACE, count_written
 from transforms.delivery import Attempt, deliver
 from transforms.extraction import ALL_FIELDS
-from transforms.keyed import GroupPacked
+from transforms.keyed import packed, unpacked
 from transforms.rules import Rule, Rules
 from transforms.state import rows_of, table_files
 from transforms.stories import due
@@ -204,20 +204,25 @@ class _Deliverer(beam.DoFn):
 
     def _alert(
         self,
-        ready: list[tuple[str, dict[str, Any]]],
+        ready: list[tuple[str, int, bytes]],
         known: dict[tuple[str, str], Delivery],
         done: set[str],
         previous: dict[str, Any] | None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """Delivers what an event's versions `ready` ("row": this run's, "retry_row": one whose
-        delivery failed before) call for, in version order, given its latest version handled
-        (`previous`), its deliveries (`known`) and the rules it matched (`done`), which are
-        updated. Returns the alerts/ rows and the latest version now handled."""
-        todo: dict[tuple[str, str], tuple[Delivery, dict[str, Any]]] = {}
-        rows = sorted((r for k, r in ready if k == "row"), key=lambda r: r["version"])
-        for row in rows:
-            if previous is not None and row["version"] <= previous["version"]:
+        """Delivers what an event's versions `ready` ((kind, version, row packed): "row", this
+        run's, or "retry_row", one whose delivery failed before) call for, in version order,
+        given what is known of its latest version handled (`previous`, `_values`), its
+        deliveries (`known`) and the rules it matched (`done`), which are updated. A version row
+        lists every claim so far, so rows are decoded one at a time, when they are read (the 130
+        versions of the largest event of the 20,000-article bench are ~100 MB as dicts). Returns
+        the alerts/ rows and the values of the latest version now handled."""
+        todo: dict[tuple[str, str], tuple[Delivery, bytes]] = {}
+        retries = [(version, blob) for kind, version, blob in ready if kind == "retry_row"]
+        out: list[dict[str, Any]] = []
+        for _, version, blob in sorted((r for r in ready if r[0] == "row"), key=lambda r: r[1]):
+            if previous is not None and version <= previous["version"]:
                 continue  # a version handled already
+            row = unpacked(blob)
             changed = _changed(previous, row)
             for rule in self._rules.rules:
                 if not rule.matches(row):
@@ -227,24 +232,39 @@ class _Deliverer(beam.DoFn):
                 if not _wanted(rule, alert_type, changed):
                     continue
                 for destination in rule.notify:
-                    key = (webhook_id(rule.name, row["event_id"], row["version"]), destination)
+                    key = (webhook_id(rule.name, row["event_id"], version), destination)
                     d = known.get(key) or Delivery(
-                        rule.name, row["event_id"], row["version"], destination, alert_type, changed
+                        rule.name, row["event_id"], version, destination, alert_type, changed
                     )
-                    todo.setdefault(key, (d, row))
-            previous = row
-        for row in (r for k, r in ready if k == "retry_row"):  # failed before, its version in OUT
+                    todo.setdefault(key, (d, blob))
+            previous = _values(row)
+            if not retries:  # nothing of an earlier version left to send: this one goes now
+                out += self._send(todo, known, (blob, row))
+        for version, blob in retries:  # failed before, its version in OUT
             for key, d in known.items():
-                if d.version == row["version"] and not d.delivered and key not in todo and self._still_wanted(d):
-                    todo[key] = (d, row)
+                if d.version == version and not d.delivered and key not in todo and self._still_wanted(d):
+                    todo[key] = (d, blob)
+        return out + self._send(todo, known), previous
+
+    def _send(
+        self,
+        todo: dict[tuple[str, str], tuple[Delivery, bytes]],
+        known: dict[tuple[str, str], Delivery],
+        decoded: tuple[bytes, dict[str, Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Delivers `todo` in version order (and empties it); a row is decoded again unless it is
+        `decoded` (its packed bytes, the row)."""
         out: list[dict[str, Any]] = []
-        for key in sorted(todo, key=lambda k: (todo[k][0].version, k)):  # in version order
-            d, row = todo[key]
+        for key in sorted(todo, key=lambda k: (todo[k][0].version, k)):
+            d, blob = todo[key]
             if d.delivered:
                 continue
-            out += self._deliver(d, row)
+            if decoded is None or decoded[0] is not blob:
+                decoded = (blob, unpacked(blob))
+            out += self._deliver(d, decoded[1])
             known[key] = d
-        return out, previous
+        todo.clear()
+        return out
 
     def _still_wanted(self, d: Delivery) -> bool:
         """A failed delivery is retried only while its rule still sends to that destination."""
@@ -315,14 +335,14 @@ class _AlertsOfEvent(_Deliverer):
     delivery failed); every version is there at once, so one pass handles the event, and events
     are handled in parallel (a stateful step runs on one worker on the FnApiRunner)."""
 
-    def process(self, element: tuple[str, Iterable[tuple[str, Any]]]) -> Iterator[dict[str, Any]]:
+    def process(self, element: tuple[str, Iterable[tuple[str, int, bytes]]]) -> Iterator[dict[str, Any]]:
         _, values = element
         last, known, done, ready = None, {}, set(), []
-        for kind, value in values:
+        for kind, version, blob in values:
             if kind in SEEDS:
-                last = _take_seed(kind, value, self._rules, last, known, done)
+                last = _take_seed(kind, unpacked(blob), self._rules, last, known, done)
             else:
-                ready.append((kind, value))
+                ready.append((kind, version, blob))
         out, _ = self._alert(ready, known, done, last)
         yield from out
 
@@ -389,7 +409,7 @@ class _AlertsPerEvent(_Deliverer):
         later = [(k, t, r) for k, t, r in waiting if due(t) > fired]
         known: dict[tuple[str, str], Delivery] = history.read() or {}
         done: set[str] = set(matched.read() or ())
-        out, previous = self._alert(ready, known, done, last.read())
+        out, previous = self._alert([_packed_version(k, r) for k, r in ready], known, done, last.read())
         history.write(known)
         matched.write(done)
         if previous is not None:
@@ -417,6 +437,16 @@ class _AlertsPerEvent(_Deliverer):
             last.clear()
             self._forgotten.inc()
         return iter(())
+
+
+def _packed_version(kind: str, value: Any) -> tuple[str, int, bytes]:
+    """(kind, its version, the value packed): an event's values wait compressed, and its
+    versions are put in order without being decoded ("history": a list of deliveries, 0)."""
+    return kind, value["version"] if kind != "history" else 0, packed(value)
+
+
+def _pack_of_event(event_id: str, value: tuple[str, Any]) -> tuple[str, tuple[str, int, bytes]]:
+    return event_id, _packed_version(*value)
 
 
 class _Context:
@@ -464,7 +494,8 @@ class AlertOnEvents(beam.PTransform):
         if not streaming:  # every version at once: one pass per event, events in parallel
             return (
                 everything
-                | "GroupByEvent" >> GroupPacked()
+                | "Pack" >> beam.MapTuple(_pack_of_event).with_output_types(tuple[str, tuple[str, int, bytes]])
+                | "GroupByEvent" >> beam.GroupByKey()
                 | "AlertsOfEvent" >> beam.ParDo(_AlertsOfEvent(self._rules, self._output, self._window_seconds))
             )
         # in a stream the versions stay at their arrival time (the watermark follows it)

@@ -248,42 +248,25 @@ def _pack(key: str, value: Any) -> tuple[str, bytes]:
     return key, packed(value)
 
 
-def _unpack(key: str, values: Iterable[bytes]) -> tuple[str, list[Any]]:
-    return key, [unpacked(value) for value in values]
-
-
-class GroupPacked(beam.PTransform):
-    """A GroupByKey of string keys whose values wait pickled and compressed (`packed`):
-    (key, value) -> (key, [values]).
-
-    For batch: the FnApiRunner holds a GroupByKey's whole input before the first group is read,
-    and holds it decoded: a dict per row (its GroupingBuffer keeps Python objects, not bytes).
-    For rows that is several times their pickle, and for event version rows, which pickle
-    compressed (merge.VersionRow), many times. Here the buffer holds compressed bytes, and a
-    key's values are unpacked when its group is read, one group at a time. The runner then
-    encodes the whole grouped output into one buffer and copies it (GroupingBuffer.partition),
-    so a grouping's input is held about three times over at its peak; compressed, article rows
-    take half the room (README, "Output buffers and packed groupings"). In a stream it is a
-    GroupByKey like another."""
-
-    def expand(self, keyed: beam.PCollection) -> beam.PCollection:
-        return (
-            keyed
-            | "Pack" >> beam.MapTuple(_pack).with_output_types(tuple[str, bytes])
-            | "GroupByKey" >> beam.GroupByKey()
-            | "Unpack" >> beam.MapTuple(_unpack)
-        )
-
-
 def _unpack_joined(key: str, grouped: dict[str, Iterable[bytes]]) -> tuple[str, dict[str, list[Any]]]:
     return key, {tag: [unpacked(value) for value in values] for tag, values in grouped.items()}
 
 
 class CoGroupPacked(beam.PTransform):
-    """A CoGroupByKey whose values wait pickled and compressed, as in GroupPacked: {tag: (key,
-    value)} -> (key, {tag: [values]}). For joins of article rows (MarkCopies' JoinMarks,
-    AssignStories' JoinByDay): 20,000 bench articles are ~108 MB as dicts, 71 MB pickled and
-    38 MB packed."""
+    """A CoGroupByKey of string keys whose values wait pickled and compressed (`packed`):
+    {tag: (key, value)} -> (key, {tag: [values]}). For joins of article rows (MarkCopies'
+    JoinMarks, AssignStories' JoinByDay, the stream's AfterWritten): 20,000 bench articles are
+    ~108 MB as dicts, 71 MB pickled and 38 MB packed.
+
+    For batch: the FnApiRunner holds a GroupByKey's whole input before the first group is read,
+    and holds it decoded (its GroupingBuffer keeps Python objects, not bytes), then encodes the
+    whole grouped output into one buffer and copies it (GroupingBuffer.partition), so a
+    grouping's input is held about three times over at its peak. Here the buffer holds
+    compressed bytes, and a key's values are unpacked when its group is read, one group at a
+    time (README, "Output buffers and packed groupings"). The groupings of rows that are
+    written (write.WriteTable) or alerted on (alerts.AlertOnEvents) keep theirs packed beyond
+    that, with a sort key beside them, and decode them one at a time. In a stream it is a
+    CoGroupByKey like another."""
 
     def expand(self, inputs: dict[str, beam.PCollection]) -> beam.PCollection:
         packed = {

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
+import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.trigger import AccumulationMode, AfterCount, AfterWatermark
@@ -27,7 +28,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas import TABLES, to_arrow
 from transforms.counters import count_written
-from transforms.keyed import CoGroupPacked, GroupPacked, like
+from transforms.keyed import CoGroupPacked, like, packed, unpacked
 from transforms.stream import progress
 
 logger = logging.getLogger(__name__)
@@ -68,38 +69,89 @@ def _at_event_time(row: dict[str, Any], table: str, timestamp: Any = beam.DoFn.T
     return TimestampedValue(row, max(event_time(table, row), Timestamp.of(timestamp)))
 
 
+ROW_GROUP_BYTES = 16 << 20  # a window's rows are written in row groups of about this many bytes in Arrow
+ROWS_AT_ONCE = 16  # rows decoded at a time (an event version row can be a megabyte of dicts)
+
+
+def _ids(table: str, row: dict[str, Any]) -> tuple:
+    return tuple(row[c] for c in TABLES[table].ids)
+
+
+def _packed_row(table: str, row: dict[str, Any]) -> tuple[tuple, bytes]:
+    """(the row's ids, the row packed): a window's rows wait compressed, and are sorted by their
+    ids without being decoded."""
+    return _ids(table, row), packed(row)
+
+
+def _pack_in_folder(element: tuple[str, dict[str, Any]], table: str) -> tuple[str, tuple[tuple, bytes]]:
+    return element[0], _packed_row(table, element[1])
+
+
 class _WriteWindow(beam.DoFn):
+    """(folder, [(ids, packed row)]) -> the paths of its Parquet files. The rows are sorted by
+    their ids, then decoded and written a row group (about ROW_GROUP_BYTES in Arrow) at a
+    time, so a window's rows are never all decoded at once: the largest events window of the
+    20,000-article bench is 2 MB packed, 24 MB in Arrow and 114 MB as dicts."""
+
     def __init__(self, table: str, output: str, progress: bool = False):
         self._table = table
         self._output = output
         self._progress = progress
 
-    def process(self, element: tuple[str, Iterable[dict[str, Any]]]) -> Iterator[str]:
-        folder, rows = element
-        ids = TABLES[self._table].ids
-        rows = sorted(rows, key=lambda r: tuple(r[c] for c in ids))
-        digest = hashlib.sha256("\n".join(":".join(str(r[c]) for c in ids) for r in rows).encode()).hexdigest()[:16]
-        for n, start in enumerate(range(0, len(rows), MAX_ROWS_PER_FILE)):
-            chunk = rows[start : start + MAX_ROWS_PER_FILE]
+    def process(self, element: tuple[str, Iterable[tuple[tuple, bytes]]]) -> Iterator[str]:
+        folder, values = element
+        values = sorted(values, key=lambda v: v[0])
+        digest = hashlib.sha256("\n".join(":".join(map(str, ids)) for ids, _ in values).encode()).hexdigest()[:16]
+        for n, start in enumerate(range(0, len(values), MAX_ROWS_PER_FILE)):
+            blobs = [blob for _, blob in values[start : start + MAX_ROWS_PER_FILE]]
             path = FileSystems.join(self._output, self._table, folder, f"part-{digest}-{n:03d}.parquet")
-            write_parquet(to_arrow(self._table, chunk), path)
-            for row in chunk:
-                count_written(self._table, row)
+            write_parquet_groups(TABLES[self._table].schema, self._row_groups(blobs), path)
             if self._progress:  # a stream: one line per window (and late firing) written
-                progress(f"wrote {len(chunk)} {self._table} rows to {self._table}/{folder}/")
+                progress(f"wrote {len(blobs)} {self._table} rows to {self._table}/{folder}/")
             yield path
+
+    def _row_groups(self, blobs: list[bytes]) -> Iterator[Any]:
+        """Arrow tables of about ROW_GROUP_BYTES each, made ROWS_AT_ONCE rows at a time: sizes are
+        taken in Arrow, as a packed event version row is several times compressed over."""
+        tables, size = [], 0
+        for start in range(0, len(blobs), ROWS_AT_ONCE):
+            tables.append(self._arrow([unpacked(blob) for blob in blobs[start : start + ROWS_AT_ONCE]]))
+            size += tables[-1].nbytes
+            if size >= ROW_GROUP_BYTES:
+                yield pa.concat_tables(tables)
+                tables, size = [], 0
+        if tables:
+            yield pa.concat_tables(tables)
+
+    def _arrow(self, rows: list[dict[str, Any]]) -> Any:
+        for row in rows:
+            count_written(self._table, row)
+        return to_arrow(self._table, rows)
+
+    def write_rows(self, folder: str, rows: Iterable[dict[str, Any]]) -> list[str]:
+        """Plain rows of one folder written as `process` writes a grouped window."""
+        return list(self.process((folder, [_packed_row(self._table, row) for row in rows])))
 
 
 def write_parquet(table: Any, path: str) -> None:
-    """Write under a temporary name in the same folder, then rename into place."""
+    """Write an Arrow table under a temporary name in the same folder, then rename into place."""
+    write_parquet_groups(table.schema, [table], path)
+
+
+def write_parquet_groups(schema: Any, tables: Iterable[Any], path: str) -> None:
+    """Write Arrow tables of one schema as the row groups of one file, under a temporary name in
+    the same folder, then rename into place."""
     folder, name = path.rsplit("/", 1)
     temp = FileSystems.join(folder, f".{name}.inprogress")
-    with FileSystems.create(temp) as f:
-        pq.write_table(table, f, compression="zstd")
+    rows = 0
+    with FileSystems.create(temp) as f, pq.ParquetWriter(f, schema, compression="zstd") as writer:
+        for table in tables:
+            writer.write_table(table)
+            rows += table.num_rows
     if FileSystems.exists(path):
         FileSystems.delete([path])
     FileSystems.rename([temp], [path])
-    logger.debug("wrote %s (%d rows)", path, table.num_rows)
+    logger.debug("wrote %s (%d rows)", path, rows)
 
 
 class WriteTable(beam.PTransform):
@@ -130,7 +182,8 @@ class WriteTable(beam.PTransform):
             | "EventTime" >> beam.Map(_at_event_time, self._table)
             | "Window" >> window
             | "KeyByWindow" >> beam.ParDo(_KeyByWindow(self._table, self._window_seconds))
-            | "GroupByWindow" >> GroupPacked()
+            | "Pack" >> beam.Map(_pack_in_folder, self._table).with_output_types(tuple[str, tuple[tuple, bytes]])
+            | "GroupByWindow" >> beam.GroupByKey()
             | "WriteParquet" >> beam.ParDo(_WriteWindow(self._table, self._output, self._progress))
         )
 
@@ -156,8 +209,7 @@ class _WriteNow(beam.DoFn):
             for folder, row in self._key.process(held.value):
                 folders.setdefault(folder, []).append(row)
         for folder in sorted(folders):
-            for _ in self._write.process((folder, folders[folder])):
-                pass
+            self._write.write_rows(folder, folders[folder])
         yield from self._rows
         self._rows = []
 
