@@ -401,15 +401,16 @@ def _stories(articles: list[dict], reports: list[tuple[str, tuple]], horizon: ti
 def _alerts(events: list[dict], rules_path: Path, out: Path) -> int:
     """AlertOnEvents' step per event, as the batch job runs it (`_AlertsOfEvent`): new /
     updated, changed fields, one delivery per rule and destination (stdout here), each
-    delivery's rows written at once."""
-    from transforms.alerts import _AlertsOfEvent
+    delivery's rows written at once. Its values come packed, as the batch job's grouping holds
+    them."""
+    from transforms.alerts import _AlertsOfEvent, _packed_version
     from transforms.rules import load_rules
 
     alerter = _AlertsOfEvent(load_rules(str(rules_path)), str(out), WINDOW_S)
     alerter.setup()
     by_event: dict[str, list] = defaultdict(list)
     for row in events:
-        by_event[row["event_id"]].append(("row", row))
+        by_event[row["event_id"]].append(_packed_version("row", row))
     sent = sum(len(list(alerter.process(item))) for item in sorted(by_event.items()))
     alerter.teardown()
     return sent
