@@ -19,7 +19,10 @@ also Prism's own, the rest being the CLI with its workers),
 and the machine's load average before and after (the machine is shared: compare runs made at
 the same load). Median of --repeat runs.
 
-    .venv/bin/python bench/latency.py [--seconds 120] [--repeat 3] [--nights 1]
+    .venv/bin/python bench/latency.py [--seconds 120] [--repeat 3] [--nights 1] [--idle] [--result FILE]
+
+With --idle the feed shows its first item and nothing more: the job polls an unchanged feed
+every second, which is what a poll alone costs in memory.
 """
 
 from __future__ import annotations
@@ -182,7 +185,9 @@ def seen_rows(out: Path, seen_files: set[Path], first_seen: dict[str, float]) ->
             first_seen.setdefault(url, now)
 
 
-def one_run(seconds: int, prism: str, keep: str | None = None, extra: tuple[str, ...] = (), nights: int = 1) -> dict:
+def one_run(
+    seconds: int, prism: str, keep: str | None = None, extra: tuple[str, ...] = (), nights: int = 1, idle: bool = False
+) -> dict:
     feed, receiver = Feed(nights), Receiver()
     server = serve(feed, receiver)
     base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -221,7 +226,8 @@ def one_run(seconds: int, prism: str, keep: str | None = None, extra: tuple[str,
             n = 0
             while time.time() - start < seconds:
                 if time.time() - start >= n:
-                    published[f"http://127.0.0.1/item/{n}"] = feed.publish(n)
+                    if not idle:
+                        published[f"http://127.0.0.1/item/{n}"] = feed.publish(n)
                     everything, prism_alone = group_rss_mb(job.pid)
                     memory.append(everything)
                     prism_memory.append(prism_alone)
@@ -290,6 +296,14 @@ def main() -> None:
         "--job-arg", action="append", default=[], metavar="ARG", help="one more argument for the job (repeatable)"
     )
     parser.add_argument(
+        "--idle",
+        action="store_true",
+        help="publish nothing after the first item: the job polls an unchanged feed (what polling alone costs)",
+    )
+    parser.add_argument(
+        "--result", type=Path, default=ROOT / "bench" / "results" / "latency.json", help="where the JSON goes"
+    )
+    parser.add_argument(
         "--nights",
         type=int,
         default=1,
@@ -303,7 +317,9 @@ def main() -> None:
     prism = find_prism()
     if prism is None:
         sys.exit("no Prism binary: run `make prism`")
-    runs = [one_run(args.seconds, prism, args.keep, tuple(args.job_arg), args.nights) for _ in range(args.repeat)]
+    runs = [
+        one_run(args.seconds, prism, args.keep, tuple(args.job_arg), args.nights, args.idle) for _ in range(args.repeat)
+    ]
     keys = list(runs[0])
     print(" ".join(f"{k:>17}" for k in ["run", *keys]))
     for i, r in enumerate(runs, 1):
@@ -318,6 +334,7 @@ def main() -> None:
         "--window 1s --alerts (one rule, one webhook on 127.0.0.1) on PrismRunner",
         "job_args": args.job_arg,
         "nights": args.nights,
+        "idle": args.idle,
         "seconds": args.seconds,
         "runs": runs,
         "median": median,
@@ -325,8 +342,8 @@ def main() -> None:
         "uptime_after": uptime,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    Path(ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "latency.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.result.parent.mkdir(parents=True, exist_ok=True)
+    args.result.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -401,17 +401,18 @@ def _stories(articles: list[dict], reports: list[tuple[str, tuple]], horizon: ti
 def _alerts(events: list[dict], rules_path: Path, out: Path) -> int:
     """AlertOnEvents' step per event, as the batch job runs it (`_AlertsOfEvent`): new /
     updated, changed fields, one delivery per rule and destination (stdout here), each
-    delivery's rows written at once. Its values come packed, as the batch job's grouping holds
-    them."""
-    from transforms.alerts import _AlertsOfEvent, _packed_version
+    delivery's rows written at once. The rows are handed over as they are (the batch job's
+    grouping holds them packed)."""
+    from transforms.alerts import _AlertsOfEvent
+    from transforms.keyed import as_is
     from transforms.rules import load_rules
 
     alerter = _AlertsOfEvent(load_rules(str(rules_path)), str(out), WINDOW_S)
     alerter.setup()
     by_event: dict[str, list] = defaultdict(list)
     for row in events:
-        by_event[row["event_id"]].append(_packed_version("row", row))
-    sent = sum(len(list(alerter.process(item))) for item in sorted(by_event.items()))
+        by_event[row["event_id"]].append(("row", row["version"], row))
+    sent = sum(len(alerter.alerts_of_event(values, as_is)) for _, values in sorted(by_event.items()))
     alerter.teardown()
     return sent
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -51,7 +51,7 @@ from schemas.records import stable_id
 from transforms.counters import NAMESPACE, count_written
 from transforms.delivery import Attempt, deliver
 from transforms.extraction import ALL_FIELDS
-from transforms.keyed import packed, unpacked
+from transforms.keyed import as_is, packed, unpacked
 from transforms.rules import Rule, Rules
 from transforms.state import rows_of, table_files
 from transforms.stories import due
@@ -204,25 +204,27 @@ class _Deliverer(beam.DoFn):
 
     def _alert(
         self,
-        ready: list[tuple[str, int, bytes]],
+        ready: list[tuple[str, int, Any]],
         known: dict[tuple[str, str], Delivery],
         done: set[str],
         previous: dict[str, Any] | None,
+        decode: Callable[[Any], Any],
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """Delivers what an event's versions `ready` ((kind, version, row packed): "row", this
-        run's, or "retry_row", one whose delivery failed before) call for, in version order,
-        given what is known of its latest version handled (`previous`, `_values`), its
-        deliveries (`known`) and the rules it matched (`done`), which are updated. A version row
-        lists every claim so far, so rows are decoded one at a time, when they are read (the 130
-        versions of the largest event of the 20,000-article bench are ~100 MB as dicts). Returns
-        the alerts/ rows and the values of the latest version now handled."""
-        todo: dict[tuple[str, str], tuple[Delivery, bytes]] = {}
+        """Delivers what an event's versions `ready` ((kind, version, row as `decode` reads it):
+        "row", this run's, or "retry_row", one whose delivery failed before) call for, in
+        version order, given what is known of its latest version handled (`previous`,
+        `_values`), its deliveries (`known`) and the rules it matched (`done`), which are
+        updated. A version row lists every claim so far, so packed rows are decoded one at a
+        time, when they are read (the 130 versions of the largest event of the 20,000-article
+        bench are ~100 MB as dicts). Returns the alerts/ rows and the values of the latest
+        version now handled."""
+        todo: dict[tuple[str, str], tuple[Delivery, Any]] = {}
         retries = [(version, blob) for kind, version, blob in ready if kind == "retry_row"]
         out: list[dict[str, Any]] = []
         for _, version, blob in sorted((r for r in ready if r[0] == "row"), key=lambda r: r[1]):
             if previous is not None and version <= previous["version"]:
                 continue  # a version handled already
-            row = unpacked(blob)
+            row = decode(blob)
             changed = _changed(previous, row)
             for rule in self._rules.rules:
                 if not rule.matches(row):
@@ -239,28 +241,29 @@ class _Deliverer(beam.DoFn):
                     todo.setdefault(key, (d, blob))
             previous = _values(row)
             if not retries:  # nothing of an earlier version left to send: this one goes now
-                out += self._send(todo, known, (blob, row))
+                out += self._send(todo, known, decode, (blob, row))
         for version, blob in retries:  # failed before, its version in OUT
             for key, d in known.items():
                 if d.version == version and not d.delivered and key not in todo and self._still_wanted(d):
                     todo[key] = (d, blob)
-        return out + self._send(todo, known), previous
+        return out + self._send(todo, known, decode), previous
 
     def _send(
         self,
-        todo: dict[tuple[str, str], tuple[Delivery, bytes]],
+        todo: dict[tuple[str, str], tuple[Delivery, Any]],
         known: dict[tuple[str, str], Delivery],
-        decoded: tuple[bytes, dict[str, Any]] | None = None,
+        decode: Callable[[Any], Any],
+        decoded: tuple[Any, dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
         """Delivers `todo` in version order (and empties it); a row is decoded again unless it is
-        `decoded` (its packed bytes, the row)."""
+        `decoded` (the value as it came, the row)."""
         out: list[dict[str, Any]] = []
         for key in sorted(todo, key=lambda k: (todo[k][0].version, k)):
             d, blob = todo[key]
             if d.delivered:
                 continue
             if decoded is None or decoded[0] is not blob:
-                decoded = (blob, unpacked(blob))
+                decoded = (blob, decode(blob))
             out += self._deliver(d, decoded[1])
             known[key] = d
         todo.clear()
@@ -337,14 +340,20 @@ class _AlertsOfEvent(_Deliverer):
 
     def process(self, element: tuple[str, Iterable[tuple[str, int, bytes]]]) -> Iterator[dict[str, Any]]:
         _, values = element
+        return iter(self.alerts_of_event(values, unpacked))
+
+    def alerts_of_event(
+        self, values: Iterable[tuple[str, int, Any]], decode: Callable[[Any], Any]
+    ) -> list[dict[str, Any]]:
+        """The alerts/ rows of one event's values: (kind, version, value as `decode` reads it;
+        packed in the batch job, `_pack_of_event`)."""
         last, known, done, ready = None, {}, set(), []
-        for kind, version, blob in values:
+        for kind, version, value in values:
             if kind in SEEDS:
-                last = _take_seed(kind, unpacked(blob), self._rules, last, known, done)
+                last = _take_seed(kind, decode(value), self._rules, last, known, done)
             else:
-                ready.append((kind, version, blob))
-        out, _ = self._alert(ready, known, done, last)
-        yield from out
+                ready.append((kind, version, value))
+        return self._alert(ready, known, done, last, decode)[0]
 
 
 class _AlertsPerEvent(_Deliverer):
@@ -409,7 +418,8 @@ class _AlertsPerEvent(_Deliverer):
         later = [(k, t, r) for k, t, r in waiting if due(t) > fired]
         known: dict[tuple[str, str], Delivery] = history.read() or {}
         done: set[str] = set(matched.read() or ())
-        out, previous = self._alert([_packed_version(k, r) for k, r in ready], known, done, last.read())
+        versions = [(k, r["version"], r) for k, r in ready]
+        out, previous = self._alert(versions, known, done, last.read(), as_is)
         history.write(known)
         matched.write(done)
         if previous is not None:
@@ -439,14 +449,11 @@ class _AlertsPerEvent(_Deliverer):
         return iter(())
 
 
-def _packed_version(kind: str, value: Any) -> tuple[str, int, bytes]:
-    """(kind, its version, the value packed): an event's values wait compressed, and its
-    versions are put in order without being decoded ("history": a list of deliveries, 0)."""
-    return kind, value["version"] if kind != "history" else 0, packed(value)
-
-
 def _pack_of_event(event_id: str, value: tuple[str, Any]) -> tuple[str, tuple[str, int, bytes]]:
-    return event_id, _packed_version(*value)
+    """(event_id, (kind, its version, the value packed)): an event's values wait compressed, and
+    its versions are put in order without being decoded ("history": a list of deliveries, 0)."""
+    kind, value = value
+    return event_id, (kind, value["version"] if kind != "history" else 0, packed(value))
 
 
 class _Context:

@@ -244,6 +244,11 @@ def unpacked(data: bytes) -> Any:
     return pickle.loads(_CODEC.decompress(memoryview(data)[_SIZE:], decompressed_size=size, asbytes=True))
 
 
+def as_is(value: Any) -> Any:
+    """A value that was never packed, read as it is (where a step takes packed values or not)."""
+    return value
+
+
 def _pack(key: str, value: Any) -> tuple[str, bytes]:
     return key, packed(value)
 

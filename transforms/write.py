@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -28,7 +28,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from schemas import TABLES, to_arrow
 from transforms.counters import count_written
-from transforms.keyed import CoGroupPacked, like, packed, unpacked
+from transforms.keyed import CoGroupPacked, as_is, like, packed, unpacked
 from transforms.stream import progress
 
 logger = logging.getLogger(__name__)
@@ -77,14 +77,11 @@ def _ids(table: str, row: dict[str, Any]) -> tuple:
     return tuple(row[c] for c in TABLES[table].ids)
 
 
-def _packed_row(table: str, row: dict[str, Any]) -> tuple[tuple, bytes]:
-    """(the row's ids, the row packed): a window's rows wait compressed, and are sorted by their
-    ids without being decoded."""
-    return _ids(table, row), packed(row)
-
-
 def _pack_in_folder(element: tuple[str, dict[str, Any]], table: str) -> tuple[str, tuple[tuple, bytes]]:
-    return element[0], _packed_row(table, element[1])
+    """(folder, (the row's ids, the row packed)): a window's rows wait compressed, and are
+    sorted by their ids without being decoded."""
+    folder, row = element
+    return folder, (_ids(table, row), packed(row))
 
 
 class _WriteWindow(beam.DoFn):
@@ -100,22 +97,29 @@ class _WriteWindow(beam.DoFn):
 
     def process(self, element: tuple[str, Iterable[tuple[tuple, bytes]]]) -> Iterator[str]:
         folder, values = element
-        values = sorted(values, key=lambda v: v[0])
+        return self._write(folder, list(values), unpacked)
+
+    def write_rows(self, folder: str, rows: Iterable[dict[str, Any]]) -> list[str]:
+        """Rows of one folder, as they are (not packed), written as `process` writes a window."""
+        return list(self._write(folder, [(_ids(self._table, row), row) for row in rows], as_is))
+
+    def _write(self, folder: str, values: list[tuple[tuple, Any]], decode: Callable[[Any], Any]) -> Iterator[str]:
+        values.sort(key=lambda v: v[0])
         digest = hashlib.sha256("\n".join(":".join(map(str, ids)) for ids, _ in values).encode()).hexdigest()[:16]
         for n, start in enumerate(range(0, len(values), MAX_ROWS_PER_FILE)):
-            blobs = [blob for _, blob in values[start : start + MAX_ROWS_PER_FILE]]
+            rows = [value for _, value in values[start : start + MAX_ROWS_PER_FILE]]
             path = FileSystems.join(self._output, self._table, folder, f"part-{digest}-{n:03d}.parquet")
-            write_parquet_groups(TABLES[self._table].schema, self._row_groups(blobs), path)
+            write_parquet_groups(TABLES[self._table].schema, self._row_groups(rows, decode), path)
             if self._progress:  # a stream: one line per window (and late firing) written
-                progress(f"wrote {len(blobs)} {self._table} rows to {self._table}/{folder}/")
+                progress(f"wrote {len(rows)} {self._table} rows to {self._table}/{folder}/")
             yield path
 
-    def _row_groups(self, blobs: list[bytes]) -> Iterator[Any]:
+    def _row_groups(self, values: list[Any], decode: Callable[[Any], Any]) -> Iterator[Any]:
         """Arrow tables of about ROW_GROUP_BYTES each, made ROWS_AT_ONCE rows at a time: sizes are
         taken in Arrow, as a packed event version row is several times compressed over."""
         tables, size = [], 0
-        for start in range(0, len(blobs), ROWS_AT_ONCE):
-            tables.append(self._arrow([unpacked(blob) for blob in blobs[start : start + ROWS_AT_ONCE]]))
+        for start in range(0, len(values), ROWS_AT_ONCE):
+            tables.append(self._arrow([decode(value) for value in values[start : start + ROWS_AT_ONCE]]))
             size += tables[-1].nbytes
             if size >= ROW_GROUP_BYTES:
                 yield pa.concat_tables(tables)
@@ -127,10 +131,6 @@ class _WriteWindow(beam.DoFn):
         for row in rows:
             count_written(self._table, row)
         return to_arrow(self._table, rows)
-
-    def write_rows(self, folder: str, rows: Iterable[dict[str, Any]]) -> list[str]:
-        """Plain rows of one folder written as `process` writes a grouped window."""
-        return list(self.process((folder, [_packed_row(self._table, row) for row in rows])))
 
 
 def write_parquet(table: Any, path: str) -> None:
