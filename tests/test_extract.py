@@ -466,3 +466,32 @@ def test_a_doc_is_freed_once_its_mentions_are_extracted(nlp):
         gc.enable()
     assert mentions
     assert kept < 2_000_000, f"{kept / 1e6:.1f} MB still held after the Docs went out of scope"
+
+
+def test_a_stream_extracts_in_memory_zones_with_the_same_mentions(monkeypatch):
+    """After its first articles a stream runs each batch in a spaCy memory zone: the words the
+    batch brings leave the Vocab with it (a batch run keeps them), and the mentions are the same."""
+    from transforms import extract
+
+    articles = [
+        {
+            "article_id": a["id"],
+            "text": a["text"],
+            "published_at": datetime.fromisoformat(a["published_at"]),
+            "ingested_at": datetime.fromisoformat(a["published_at"]),
+        }
+        for a in load_devset("devset")
+    ]
+    first, rest = articles[:8], articles[8:]
+    monkeypatch.setattr(extract, "WARM_UP_ARTICLES", len(first))
+    batch, stream = extract._Extract(None), extract._Extract(None, zones=True)
+    batch.setup()
+    stream.setup()
+    expected = list(batch.process(first, {})) + list(batch.process(rest, {}))
+    got = list(stream.process(first, {}))
+    warmed = len(stream._nlp.vocab.strings)
+    got += list(stream.process(rest, {}))
+    assert len(expected) > len(rest)
+    assert got == expected
+    assert len(stream._nlp.vocab.strings) == warmed
+    assert len(batch._nlp.vocab.strings) > warmed + 100

@@ -8,6 +8,15 @@ extracting DoFn as a side input, grouped by their original and read as one dict 
 (they are few, and this spares a shuffle of every mention). A copy in which some evidence
 sentence cannot be found is read by spaCy itself (counted as copy_reextracted): an evidence
 span never points nowhere.
+
+In a stream, after its first WARM_UP_ARTICLES articles, each batch runs in a spaCy memory zone
+(`Language.memory_zone`, spaCy 3.8): the strings and lexemes its new words add to the shared
+Vocab are dropped when the batch is done, where they would otherwise stay for the life of the
+worker (every name, number and URL a stream meets). The zone does not fill spaCy's tokenizer
+cache, so the first articles run outside one to fill it (spaCy's own advice), and a batch run,
+which ends, runs without zones: on 15,500 real titles (RUWA) the zones kept the Vocab's growth
+to +3.0 MB instead of +11.6 MB, with the same mentions, for 9 % more time (README, "spaCy's
+vocabulary in a stream").
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import StandardOptions
 
 from transforms.copies import ORIGINAL_IN_OUT, is_exact_copy
 from transforms.counters import NAMESPACE, tick
@@ -29,6 +39,7 @@ from transforms.nlp import build_nlp, clip
 logger = logging.getLogger(__name__)
 
 BATCH = {"min_batch_size": 32, "max_batch_size": 256}
+WARM_UP_ARTICLES = 256  # a stream's first articles, extracted outside memory zones (above)
 
 
 def mention_row(m: Mention, article: dict[str, Any]) -> dict[str, Any]:
@@ -44,8 +55,10 @@ def mention_row(m: Mention, article: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Extract(beam.DoFn):
-    def __init__(self, model: str | None):
+    def __init__(self, model: str | None, zones: bool = False):
         self._model = model
+        self._zones = zones
+        self._warm = 0  # articles extracted outside a memory zone on this worker
         self._nlp = None
         self._failed = Metrics.counter(NAMESPACE, "extract_failed|all")
         self._processed = Metrics.counter(NAMESPACE, "spacy_articles|all")
@@ -55,6 +68,14 @@ class _Extract(beam.DoFn):
         self._nlp = build_nlp(self._model)
 
     def process(self, batch: list[dict[str, Any]], copies: Any) -> Iterator[dict[str, Any]]:
+        if not self._zones or self._warm < WARM_UP_ARTICLES:
+            self._warm += len(batch)
+            yield from self._extract(batch, copies)
+            return
+        with self._nlp.memory_zone():  # what this batch adds to the Vocab goes with it
+            yield from self._extract(batch, copies)
+
+    def _extract(self, batch: list[dict[str, Any]], copies: Any) -> Iterator[dict[str, Any]]:
         try:
             docs = list(self._nlp.pipe(clip(a["text"]) for a in batch))
         except Exception:  # find the article that broke the batch; the others go on
@@ -138,6 +159,7 @@ class ExtractEvents(beam.PTransform):
         self._model = model
 
     def expand(self, articles: beam.PCollection) -> beam.PCollection:
+        zones = articles.pipeline.options.view_as(StandardOptions).streaming  # a stream runs for long
         # An exact copy of an article in OUT (a previous run's) is read by spaCy itself: its
         # original is not extracted again in this run.
         originals, copies = articles | "SplitCopies" >> beam.Partition(
@@ -154,7 +176,7 @@ class ExtractEvents(beam.PTransform):
         return (
             originals
             | "Batch" >> beam.BatchElements(**BATCH)
-            | "RunSpacy" >> beam.ParDo(_Extract(self._model), beam.pvalue.AsDict(copies_by_original))
+            | "RunSpacy" >> beam.ParDo(_Extract(self._model, zones), beam.pvalue.AsDict(copies_by_original))
         )
 
 
