@@ -4,7 +4,7 @@
 
 Every new word spaCy meets (a name, a number, a URL) adds a string and a lexeme to the Vocab it
 shares across documents, for the life of the process. A stream's extraction runs each batch
-in a memory zone once its first WARM_UP_ARTICLES articles have filled the tokenizer cache
+in a memory zone once its first WARM_UP_WORDS words have filled the tokenizer cache
 (transforms/extract.py). This bench feeds the 16,545 RUWA titles and subheadings
 (../shared/data/ruwa: nine outlets, Feb-Sep 2022) through the stage's own DoFn, `_Extract`,
 in batches of --batch, once as a batch run does (no zones) and once as a stream does (zones),
@@ -57,20 +57,21 @@ def rss_mb() -> float:
 
 
 def child(mode: str, batch_size: int) -> dict:
-    from transforms.extract import WARM_UP_ARTICLES, _Extract
+    from transforms.extract import WARM_UP_WORDS, _Extract
 
     items = articles()
     dofn = _Extract(None, zones=mode == "stream")
     dofn.setup()
     batches = [items[i : i + batch_size] for i in range(0, len(items), batch_size)]
     digest, mentions = hashlib.sha256(), 0
-    warm = -(-WARM_UP_ARTICLES // batch_size)  # the batches a stream runs outside zones
-    began = after_warm_up = None
-    for n, batch in enumerate(batches):
-        if n == warm:
+    words, began, after_warm_up, warm_articles = 0, None, None, 0
+    for batch in batches:
+        if began is None and words >= WARM_UP_WORDS:  # the batches a stream runs outside zones are done
+            warm_articles = sum(len(b) for b in batches[: batches.index(batch)])
             gc.collect()
             after_warm_up = rss_mb()
             began = time.perf_counter()
+        words += sum(len(a["text"].split()) for a in batch)
         for row in dofn.process(batch, {}):
             digest.update(repr(sorted(row.items())).encode())
             mentions += 1
@@ -78,6 +79,7 @@ def child(mode: str, batch_size: int) -> dict:
     gc.collect()
     return {
         "articles": len(items),
+        "warm_up_articles": warm_articles,
         "mentions": mentions,
         "digest": digest.hexdigest()[:16],
         "rss_after_warm_up_mb": round(after_warm_up, 1),

@@ -469,7 +469,7 @@ def test_a_doc_is_freed_once_its_mentions_are_extracted(nlp):
 
 
 def test_a_stream_extracts_in_memory_zones_with_the_same_mentions(monkeypatch):
-    """After its first articles a stream runs each batch in a spaCy memory zone: the words the
+    """After its first words a stream runs each batch in a spaCy memory zone: the words the
     batch brings leave the Vocab with it (a batch run keeps them), and the mentions are the same."""
     from transforms import extract
 
@@ -483,7 +483,7 @@ def test_a_stream_extracts_in_memory_zones_with_the_same_mentions(monkeypatch):
         for a in load_devset("devset")
     ]
     first, rest = articles[:8], articles[8:]
-    monkeypatch.setattr(extract, "WARM_UP_ARTICLES", len(first))
+    monkeypatch.setattr(extract, "WARM_UP_WORDS", sum(len(a["text"].split()) for a in first))
     batch, stream = extract._Extract(None), extract._Extract(None, zones=True)
     batch.setup()
     stream.setup()

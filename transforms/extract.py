@@ -9,14 +9,13 @@ extracting DoFn as a side input, grouped by their original and read as one dict 
 sentence cannot be found is read by spaCy itself (counted as copy_reextracted): an evidence
 span never points nowhere.
 
-In a stream, after its first WARM_UP_ARTICLES articles, each batch runs in a spaCy memory zone
+In a stream, after its first WARM_UP_WORDS words, each batch runs in a spaCy memory zone
 (`Language.memory_zone`, spaCy 3.8): the strings and lexemes its new words add to the shared
 Vocab are dropped when the batch is done, where they would otherwise stay for the life of the
 worker (every name, number and URL a stream meets). The zone does not fill spaCy's tokenizer
-cache, so the first articles run outside one to fill it (spaCy's own advice), and a batch run,
-which ends, runs without zones: on 15,500 real titles (RUWA) the zones kept the Vocab's growth
-to +3.0 MB instead of +11.6 MB, with the same mentions, for 9 % more time (README, "spaCy's
-vocabulary in a stream").
+cache, so the first articles run outside one to fill it (spaCy's own advice: with the first
+2,500 words only, the zones took 22 % more time on short titles, 3 % with the first 63,000),
+and a batch run, which ends, runs without zones (README, "spaCy's vocabulary in a stream").
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ from transforms.nlp import build_nlp, clip
 logger = logging.getLogger(__name__)
 
 BATCH = {"min_batch_size": 32, "max_batch_size": 256}
-WARM_UP_ARTICLES = 256  # a stream's first articles, extracted outside memory zones (above)
+WARM_UP_WORDS = 50_000  # a stream extracts its first articles outside memory zones until this many words (above)
 
 
 def mention_row(m: Mention, article: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +57,7 @@ class _Extract(beam.DoFn):
     def __init__(self, model: str | None, zones: bool = False):
         self._model = model
         self._zones = zones
-        self._warm = 0  # articles extracted outside a memory zone on this worker
+        self._warm = 0  # words extracted outside a memory zone on this worker
         self._nlp = None
         self._failed = Metrics.counter(NAMESPACE, "extract_failed|all")
         self._processed = Metrics.counter(NAMESPACE, "spacy_articles|all")
@@ -68,8 +67,8 @@ class _Extract(beam.DoFn):
         self._nlp = build_nlp(self._model)
 
     def process(self, batch: list[dict[str, Any]], copies: Any) -> Iterator[dict[str, Any]]:
-        if not self._zones or self._warm < WARM_UP_ARTICLES:
-            self._warm += len(batch)
+        if not self._zones or self._warm < WARM_UP_WORDS:
+            self._warm += sum(len(a["text"].split()) for a in batch) if self._zones else 0
             yield from self._extract(batch, copies)
             return
         with self._nlp.memory_zone():  # what this batch adds to the Vocab goes with it
