@@ -13,6 +13,8 @@ PrismRunner with LOOPBACK workers. Three modes run at once, each its own job:
   keys       a new key per element (as newsmon keys an article by its id)
   buckets    the same elements and state under 8 keys (element number mod 8)
   stateless  no stateful stage: the windows and the GroupByKey alone
+  lateness   the same with 48 h of allowed lateness (WriteTable's default): Prism keeps a
+             window's state until the watermark is that far past it
 
 The resident memory of Prism and of the Python process is sampled every second. The figure is
 the growth from the mean of the run's second quarter to that of its last quarter (the first
@@ -40,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from bench.latency import group_rss_mb  # noqa: E402
 from pipeline.runners import find_prism  # noqa: E402
 
-MODES = ("keys", "buckets", "stateless")
+MODES = ("keys", "buckets", "stateless", "lateness")
 STAGES = 3  # newsmon's keyed stages per article in a stream (README, "What each stage keeps in state")
 HORIZON_S = 72 * 3600
 START_S = 20  # the job starts its workers before the first element
@@ -114,13 +116,18 @@ def job(seconds: int, prism: str, mode: str) -> None:
     with beam.Pipeline(options=options) as p:
         x = p | PeriodicImpulse(start_timestamp=start, stop_timestamp=start + seconds, fire_interval=1)
         x = x | "Key" >> beam.Map(keyed).with_output_types(tuple[str, str])
-        for i in range(STAGES if mode != "stateless" else 0):
+        for i in range(STAGES if mode in ("keys", "buckets") else 0):
             x = x | f"Fold{i}" >> beam.ParDo(Fold()).with_output_types(tuple[str, str])
-        x | "Windows" >> beam.WindowInto(window.FixedWindows(1)) | "Group" >> beam.GroupByKey()
+        lateness = HORIZON_S * 2 // 3 if mode == "lateness" else 0
+        (
+            x
+            | "Windows" >> beam.WindowInto(window.FixedWindows(1), allowed_lateness=lateness)
+            | "Group" >> beam.GroupByKey()
+        )
 
 
-def one_round(seconds: int, prism: str) -> dict[str, dict]:
-    """The three modes at once; the memory of each job sampled every second."""
+def one_round(seconds: int, prism: str, modes: tuple[str, ...]) -> dict[str, dict]:
+    """The modes at once; the memory of each job sampled every second."""
     jobs = {
         mode: subprocess.Popen(
             [sys.executable, __file__, "--child", mode, "--seconds", str(seconds)],
@@ -129,10 +136,10 @@ def one_round(seconds: int, prism: str) -> dict[str, dict]:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        for mode in MODES
+        for mode in modes
     }
     began = time.time()
-    samples: dict[str, list[tuple[float, float, float]]] = {mode: [] for mode in MODES}
+    samples: dict[str, list[tuple[float, float, float]]] = {mode: [] for mode in modes}
     while any(j.poll() is None for j in jobs.values()):
         time.sleep(1)
         at = time.time() - began - START_S
@@ -140,7 +147,7 @@ def one_round(seconds: int, prism: str) -> dict[str, dict]:
             if j.poll() is None and 0 <= at <= seconds:
                 everything, prism_alone = group_rss_mb(j.pid)
                 samples[mode].append((at, prism_alone, everything - prism_alone))
-    return {mode: _growth(samples[mode]) for mode in MODES}
+    return {mode: _growth(samples[mode]) for mode in modes}
 
 
 def _growth(samples: list[tuple[float, float, float]]) -> dict:
@@ -164,6 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=240)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--modes", default=",".join(MODES), help=f"which of {', '.join(MODES)} (comma-separated)")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, default=ROOT / "bench" / "results" / "prism_keys.json")
     args = parser.parse_args()
@@ -172,15 +180,18 @@ def main() -> None:
         sys.exit("no Prism binary: run `make prism`")
     if args.child:
         return job(args.seconds, prism, args.child)
-    rounds = [one_round(args.seconds, prism) for _ in range(args.repeat)]
+    modes = tuple(args.modes.split(","))
+    if not set(modes) <= set(MODES):
+        parser.error(f"--modes {args.modes}: want some of {', '.join(MODES)}")
+    rounds = [one_round(args.seconds, prism, modes) for _ in range(args.repeat)]
     median = {
         mode: {
             k: statistics.median(r[mode][k] for r in rounds) for k in ("prism_kb_per_element", "python_kb_per_element")
         }
-        for mode in MODES
+        for mode in modes
     }
     print(f"{'mode':>10} {'Prism KB/element':>17} {'Python KB/element':>18}   Prism MB (from, to) per round")
-    for mode in MODES:
+    for mode in modes:
         spans = "  ".join(str(tuple(r[mode]["prism_mb"])) for r in rounds)
         m = median[mode]
         print(f"{mode:>10} {m['prism_kb_per_element']:>17} {m['python_kb_per_element']:>18}   {spans}")
