@@ -45,7 +45,7 @@ format: $(BIN)/newsmon ## apply ruff format and the safe ruff fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~3 h; latency.py and stream_memory.py build Prism first)
+bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in bench/results/; ~3 h; the Prism ones build Prism first)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/extract.py
@@ -53,9 +53,11 @@ bench: $(BIN)/newsmon ## run the benchmarks in bench/ (tables on stdout, JSON in
 	$(BIN)/python bench/hostile.py
 	$(BIN)/python bench/state.py
 	$(BIN)/python bench/merge.py
+	$(BIN)/python bench/vocab.py
 	$(MAKE) $(PRISM)
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/stream_memory.py
+	$(BIN)/python bench/prism_keys.py
 
 clean: ## remove the venv, Prism, out/ and caches
 	rm -rf $(VENV) $(OUT) .tools .pytest_cache .ruff_cache *.egg-info
