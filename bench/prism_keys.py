@@ -25,14 +25,10 @@ Prints a table and writes bench/results/prism_keys.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.latency import group_rss_mb  # noqa: E402
+from bench.record import write_result  # noqa: E402
 from pipeline.runners import find_prism  # noqa: E402
 
 MODES = ("keys", "buckets", "stateless", "lateness")
@@ -201,11 +198,8 @@ def main() -> None:
         "seconds": args.seconds,
         "rounds": rounds,
         "median": median,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    args.result.parent.mkdir(parents=True, exist_ok=True)
-    args.result.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.result, result)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,6 @@ import gc
 import hashlib
 import io
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.record import write_result  # noqa: E402
 
 RUWA = ROOT.parent / "shared" / "data" / "ruwa" / "RUWA_01.08.23.csv.zip"
 MODES = ("batch", "stream")
@@ -125,11 +125,8 @@ def main() -> None:
         "median": median,
         "time_ratio_stream_over_batch": ratio,
         "same_mentions": same,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    args.result.parent.mkdir(parents=True, exist_ok=True)
-    args.result.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.result, result)
 
 
 if __name__ == "__main__":
