@@ -495,3 +495,45 @@ def test_a_stream_extracts_in_memory_zones_with_the_same_mentions(monkeypatch):
     assert got == expected
     assert len(stream._nlp.vocab.strings) == warmed
     assert len(batch._nlp.vocab.strings) > warmed + 100
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_extract_events_runs_memory_zones_in_a_stream_only(monkeypatch, streaming):
+    """ExtractEvents on the DirectRunner: a stream enters spaCy's memory zones once its first
+    words are extracted (none here), a batch run never does, and both give the same mentions."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from apache_beam.testing.util import assert_that, equal_to
+    from spacy.language import Language
+
+    from transforms import extract
+
+    articles = [
+        {
+            "article_id": a["id"],
+            "text": a["text"],
+            "published_at": datetime.fromisoformat(a["published_at"]),
+            "ingested_at": datetime.fromisoformat(a["published_at"]),
+            "duplicate_of": None,
+            "exact_copy": False,
+        }
+        for a in load_devset("devset")
+    ]
+    zones = []
+    real_zone = Language.memory_zone
+
+    def counted_zone(self, *args, **kwargs):
+        zones.append(1)
+        return real_zone(self, *args, **kwargs)
+
+    monkeypatch.setattr(Language, "memory_zone", counted_zone)
+    monkeypatch.setattr(extract, "WARM_UP_WORDS", 0)
+    options = ["--runner=BundleBasedDirectRunner", "--streaming"] if streaming else ["--runner=DirectRunner"]
+    batch = extract._Extract(None)
+    batch.setup()
+    expected = sorted((m["article_id"], m["event_type"]) for m in batch.process(articles, {}))
+    with beam.Pipeline(options=PipelineOptions(options)) as p:
+        mentions = p | beam.Create(articles) | extract.ExtractEvents()
+        assert_that(mentions | beam.Map(lambda m: (m["article_id"], m["event_type"])), equal_to(expected))
+    assert len(expected) > 10
+    assert bool(zones) == streaming
