@@ -468,20 +468,27 @@ def test_a_doc_is_freed_once_its_mentions_are_extracted(nlp):
     assert kept < 2_000_000, f"{kept / 1e6:.1f} MB still held after the Docs went out of scope"
 
 
-def test_a_stream_extracts_in_memory_zones_with_the_same_mentions(monkeypatch):
-    """After its first words a stream runs each batch in a spaCy memory zone: the words the
-    batch brings leave the Vocab with it (a batch run keeps them), and the mentions are the same."""
-    from transforms import extract
-
-    articles = [
+def devset_rows() -> list[dict]:
+    """The development set's articles as the rows ExtractEvents gets (none of them a copy)."""
+    return [
         {
             "article_id": a["id"],
             "text": a["text"],
             "published_at": datetime.fromisoformat(a["published_at"]),
             "ingested_at": datetime.fromisoformat(a["published_at"]),
+            "duplicate_of": None,
+            "exact_copy": False,
         }
         for a in load_devset("devset")
     ]
+
+
+def test_a_stream_extracts_in_memory_zones_with_the_same_mentions(monkeypatch):
+    """After its first words a stream runs each batch in a spaCy memory zone: the words the
+    batch brings leave the Vocab with it (a batch run keeps them), and the mentions are the same."""
+    from transforms import extract
+
+    articles = devset_rows()
     first, rest = articles[:8], articles[8:]
     monkeypatch.setattr(extract, "WARM_UP_WORDS", sum(len(a["text"].split()) for a in first))
     batch, stream = extract._Extract(None), extract._Extract(None, zones=True)
@@ -508,17 +515,7 @@ def test_extract_events_runs_memory_zones_in_a_stream_only(monkeypatch, streamin
 
     from transforms import extract
 
-    articles = [
-        {
-            "article_id": a["id"],
-            "text": a["text"],
-            "published_at": datetime.fromisoformat(a["published_at"]),
-            "ingested_at": datetime.fromisoformat(a["published_at"]),
-            "duplicate_of": None,
-            "exact_copy": False,
-        }
-        for a in load_devset("devset")
-    ]
+    articles = devset_rows()
     zones = []
     real_zone = Language.memory_zone
 
