@@ -623,7 +623,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.inputs, args.out, args.rules, args.workers[0], args.result)
         return
-    if args.write_corpus:  # for profiling one side by hand (README, "Where the time goes")
+    if args.write_corpus:  # for profiling one side by hand (bench/RESULTS.md, "Where the time goes")
         write_corpus(args.articles, args.write_corpus / "in")
         (args.write_corpus / "rules.yaml").write_text(RULES)
         return

@@ -13,7 +13,7 @@ and what was left when it ended (one worker runs inside this process; with more,
 own memory is not counted), and the runner's buffers alive when it ended: the bytes of encoded
 elements waiting in ListBuffers and the number of decoded values a GroupingBuffer (a
 GroupByKey's input, held as Python objects until the group is read) holds. Found with it
-(README, "Where the time goes"): AlertOnEvents and MatchStories ran on one worker of two, and a
+(bench/RESULTS.md, "Where the time goes"): AlertOnEvents and MatchStories ran on one worker of two, and a
 file's records on the worker that parsed it.
 
 Beam internals (apache_beam.runners.portability.fn_api_runner.fn_runner, Beam 2.77): a

@@ -8,7 +8,7 @@ into one bytes object, and only then clears the decoded input. The worker is the
 one bytes object, which the data channel copies again into its own buffer and into a message.
 So at that moment a grouping's input is held decoded, encoded in a buffer up to twice its
 size, and copied again: partitioning a 100 MB grouping for one worker took 95 to 197 MB
-above what the process held before, and 22 MB in chunks (README, "Writes, alerts and
+above what the process held before, and 22 MB in chunks (bench/RESULTS.md, "Writes, alerts and
 groupings hold less at once").
 
 `chunk_grouped_output` makes `partition` encode key by key, drop each key's decoded values

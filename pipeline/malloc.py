@@ -5,7 +5,7 @@ job's workers run as threads in newsmon's process (the FnApiRunner's in-process 
 LOOPBACK workers), with gRPC's threads beside them, so they allocate in up to 16 arenas on a
 2-core machine; what a bundle frees in one is kept there for reuse, not given back. After a
 burst of 1,000 feed items a stream's process grew about 230 KB an article with glibc's arenas
-and about 70 KB with two (README, "Memory after a burst"; bench/stream_memory.py); in a trickle
+and about 70 KB with two (bench/RESULTS.md, "Memory after a burst"; bench/stream_memory.py); in a trickle
 of one article a second the cap changed nothing measurable, and a batch run's peak about as
 little.
 
@@ -14,8 +14,7 @@ M_TRIM_THRESHOLD at 128 KiB, glibc's own starting values, kept fixed). By defaul
 the mmap threshold to the size of every mapped block freed, up to 32 MiB, after which the
 runner's large buffers (a stage's encoded elements, pickled rows) come from the heap, whose
 freed memory fragments and stays: 20,000 articles of bench/pipeline.py on one worker peaked at
-1,088 MB with glibc's dynamic threshold and 938 MB with it fixed (README, "Memory stage by
-stage").
+1,088 MB with glibc's dynamic threshold and 938 MB with it fixed (bench/RESULTS.md, "Memory stage by stage").
 """
 
 from __future__ import annotations

@@ -165,7 +165,7 @@ def lsh_partitions(opts: NewsmonOptions) -> int:
     A partition of the near-duplicate search gets an article if any of its 32 bucket keys falls
     in it, so with a few partitions each holds nearly every article's shingle hashes: more
     partitions than workers buy no parallelism, and cost a copy of the shingles each (20,000
-    bench articles on one worker: 4 partitions peaked at 1.36 GB in that stage, README
+    bench articles on one worker: 4 partitions peaked at 1.36 GB in that stage, bench/RESULTS.md
     "Memory stage by stage"); in a stream each partition's kept members are read at every poll.
     On a remote runner the worker count is not known when the graph is built: 4."""
     if opts.lsh_partitions is None:

@@ -126,7 +126,7 @@ def size_state_cache(options: PipelineOptions) -> None:
     input on every lookup. On bench/pipeline.py's corpus that walk was about a third of a
     one-worker run (AlertOnEvents' state holds whole event rows; MatchStories' per-event bags;
     ExtractEvents' copies): 3,000 articles took 158 s under py-spy with the cache, 60 s without,
-    with the same output (README, "Where the time goes"). Pass `--max_cache_memory_usage_mb=100`
+    with the same output (bench/RESULTS.md, "Where the time goes"). Pass `--max_cache_memory_usage_mb=100`
     to get Beam's former behaviour back."""
     from apache_beam.options.pipeline_options import WorkerOptions
     from apache_beam.runners.portability.fn_api_runner import worker_handlers

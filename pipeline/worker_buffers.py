@@ -9,7 +9,7 @@ SDK worker keeps the stage's BundleProcessor for reuse until it has been idle fo
 finished stage went on holding its buffer while the later stages ran: at the peak of 5,000
 articles of bench/pipeline.py (memray, blocks of 128 KiB or more alive at once), 227 MB of the
 395 MB of large blocks were these buffers; 10,000 articles on one worker peaked at 772 MB with
-them and 608 MB without (README, "Output buffers and packed groupings").
+them and 608 MB without (bench/RESULTS.md, "Output buffers and packed groupings").
 
 `release_output_buffers` makes the operation drop its stream once the bundle is closed (it is
 given a new one at the start of each bundle), so the buffer is freed with the bundle. newsmon

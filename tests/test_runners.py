@@ -40,7 +40,7 @@ def test_batch_worker_state_cache_follows_beams_option(cache_size, flags, expect
 
 def test_the_batch_job_holds_no_keyed_state_so_every_stage_runs_on_every_worker(tmp_path):
     """The FnApiRunner runs a stage that holds keyed state or timers whole on one worker,
-    whatever --direct_num_workers says (README, "Where the time goes"). The batch job, alerts
+    whatever --direct_num_workers says (bench/RESULTS.md, "Where the time goes"). The batch job, alerts
     included, uses GroupByKeys instead: no ParDo of its graph declares state or timers. The
     streaming job's keyed steps do (checked too, so that this test sees them when they are there)."""
     rules = tmp_path / "rules.yaml"
@@ -78,7 +78,7 @@ def test_the_batch_job_holds_no_keyed_state_so_every_stage_runs_on_every_worker(
 )
 def test_near_duplicate_partitions_default_to_the_local_workers(flags, expected):
     """Each LSH partition holds nearly every article's shingles, so by default there are as many
-    as the local runner has workers (README, "Memory stage by stage"); 4 on a remote runner."""
+    as the local runner has workers (bench/RESULTS.md, "Memory stage by stage"); 4 on a remote runner."""
     from pipeline.options import NewsmonOptions, lsh_partitions
 
     options = PipelineOptions(["--input", str(SAMPLES), "--output", "/tmp/unused", *flags])
@@ -92,7 +92,7 @@ def test_the_same_rows_whatever_the_order_of_the_records_and_the_workers(tmp_pat
     night) in its own order in one file on one worker, and shuffled across three files on two
     workers: the same events and the same articles (but for where each record was read). A
     two-worker run once wrote other event versions when its records were spread across the
-    workers (README, "Where the time goes")."""
+    workers (bench/RESULTS.md, "Where the time goes")."""
     articles = build_corpus(400)
     mixed = random.Random(3).sample(articles, len(articles))
     (tmp_path / "ordered").mkdir()

@@ -15,7 +15,7 @@ Vocab are dropped when the batch is done, where they would otherwise stay for th
 worker (every name, number and URL a stream meets). The zone does not fill spaCy's tokenizer
 cache, so the first articles run outside one to fill it (spaCy's own advice: with the first
 2,500 words only, the zones took 22 % more time on short titles, 3 % with the first 63,000),
-and a batch run, which ends, runs without zones (README, "spaCy's vocabulary in a stream").
+and a batch run, which ends, runs without zones (bench/RESULTS.md, "spaCy's vocabulary in a stream").
 """
 
 from __future__ import annotations

@@ -268,7 +268,7 @@ class CoGroupPacked(beam.PTransform):
     whole grouped output into one buffer and copies it (GroupingBuffer.partition), so a
     grouping's input is held about three times over at its peak. Here the buffer holds
     compressed bytes, and a key's values are unpacked when its group is read, one group at a
-    time (README, "Output buffers and packed groupings"). The groupings of rows that are
+    time (bench/RESULTS.md, "Output buffers and packed groupings"). The groupings of rows that are
     written (write.WriteTable) or alerted on (alerts.AlertOnEvents) keep theirs packed beyond
     that, with a sort key beside them, and decode them one at a time. In a stream it is a
     CoGroupByKey like another."""

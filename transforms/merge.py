@@ -419,8 +419,8 @@ class VersionRow(dict):
     A row decoded from those bytes keeps them, and encodes as them again while it is unchanged:
     a row passes through several stages (alerts, the barrier before events/, the GroupByKeys'
     packing), and each stage boundary decoded it only to pickle and compress the same dict again
-    (20,000 articles: 17 s of a 190 s run in encoding and decoding these rows, README "Where the
-    time goes"). Setting, deleting or updating a key drops the bytes; the rows' nested lists and
+    (20,000 articles: 17 s of a 190 s run in encoding and decoding these rows, bench/RESULTS.md,
+    "Where the time goes"). Setting, deleting or updating a key drops the bytes; the rows' nested lists and
     dicts are not changed after the fold (nothing downstream writes into a row)."""
 
     __slots__ = ("_packed",)

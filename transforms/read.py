@@ -143,6 +143,6 @@ class ReadArticles(beam.PTransform):
         )
         # A file's records are parsed, and normalized, on one worker: one big JSONL file uses one
         # worker of many. A Reshuffle here balanced the read stage but bought no time end to end
-        # (README, "Where the time goes"), so there is none; the different event rows a
+        # (bench/RESULTS.md, "Where the time goes"), so there is none; the different event rows a
         # two-worker run gave with it at 228f489 no longer come (same output as one worker).
         return {"articles": parsed.articles, "rejected": parsed[REJECTED]}

@@ -17,7 +17,7 @@ def extract_mentions(doc: Doc, published_at: datetime | None, ingested_at: datet
     anchor = anchor if anchor.tzinfo else anchor.replace(tzinfo=timezone.utc)
     # Taken out of the Doc, not read: its Sentences hold Spans of the Doc, so a Doc that kept them
     # would be a reference cycle, freed only by Python's full collections, which a long Beam run
-    # seldom makes (up to 500 Docs, ~140 KB each, were alive in a batch run: README, "Where the memory went").
+    # seldom makes (up to 500 Docs, ~140 KB each, were alive in a batch run: bench/RESULTS.md, "Where the memory went").
     sentences = doc.user_data.pop("newsmon_sentences", None) or analyse(doc)
     mentions: list[Mention] = []
     for event_type in EVENT_TYPES.values():
