@@ -8,7 +8,7 @@ keep a few state cells and an expiry timer for the article's key. This bench run
 without newsmon: PeriodicImpulse emits one element a second for --seconds, through three
 stateful stages shaped like FoldInState (a pending bag and a release timer; then a folded bag,
 the last time and an expiry timer 72 h on), then 1-second windows and a GroupByKey, on
-PrismRunner with LOOPBACK workers. Three modes run at once, each its own job:
+PrismRunner with LOOPBACK workers. The modes (--modes; all by default) run at once, each its own job:
 
   keys       a new key per element (as newsmon keys an article by its id)
   buckets    the same elements and state under 8 keys (element number mod 8)
