@@ -34,7 +34,6 @@ import hashlib
 import hmac
 import json
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -53,6 +52,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.record import write_result  # noqa: E402
 from pipeline.runners import find_prism  # noqa: E402
 
 STARTUP_S = 90  # Prism, the workers and spaCy start before the first item is published
@@ -338,12 +338,9 @@ def main() -> None:
         "seconds": args.seconds,
         "runs": runs,
         "median": median,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared)",
         "uptime_after": uptime,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    args.result.parent.mkdir(parents=True, exist_ok=True)
-    args.result.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.result, result)
 
 
 if __name__ == "__main__":

@@ -67,12 +67,13 @@ class _Extract(beam.DoFn):
         self._nlp = build_nlp(self._model)
 
     def process(self, batch: list[dict[str, Any]], copies: Any) -> Iterator[dict[str, Any]]:
-        if not self._zones or self._warm < WARM_UP_WORDS:
-            self._warm += sum(len(a["text"].split()) for a in batch) if self._zones else 0
-            yield from self._extract(batch, copies)
+        if self._zones and self._warm >= WARM_UP_WORDS:
+            with self._nlp.memory_zone():  # what this batch adds to the Vocab goes with it
+                yield from self._extract(batch, copies)
             return
-        with self._nlp.memory_zone():  # what this batch adds to the Vocab goes with it
-            yield from self._extract(batch, copies)
+        if self._zones:  # still filling the tokenizer cache
+            self._warm += sum(len(a["text"].split()) for a in batch)
+        yield from self._extract(batch, copies)
 
     def _extract(self, batch: list[dict[str, Any]], copies: Any) -> Iterator[dict[str, Any]]:
         try:
